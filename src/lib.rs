@@ -1,0 +1,6 @@
+//! sangja: a low-level OCI container runtime. The modules are layered (see DESIGN.md):
+//! `cli` → `container` → `process` → (`namespaces`, `rootfs`, `security`, `network`, `hooks`)
+//! → (`spec`, `state`) → `sys`. Lower layers never import higher ones.
+#![deny(unsafe_code)]
+
+pub mod error;
