@@ -4,3 +4,7 @@
 #![deny(unsafe_code)]
 
 pub mod error;
+pub mod logging;
+pub mod namespaces;
+pub mod state;
+pub mod sys;

@@ -1,0 +1,11 @@
+//! The only home of `unsafe`: one thin wrapper per syscall that nix does not cover safely.
+//! Each wrapper retries EINTR where it can block and names the syscall in its error.
+#![allow(unsafe_code)]
+
+pub mod clock;
+pub mod clone;
+pub mod fd;
+pub mod netif;
+pub mod process;
+pub mod procfs;
+pub mod uts;
