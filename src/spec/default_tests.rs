@@ -1,7 +1,7 @@
 //! Tests of `default_spec`: the exact JSON `sangja spec` writes, and that it is usable.
 
 use super::*;
-use crate::spec::{load_file, to_pretty_json};
+use crate::spec::{load_file, to_pretty_json, validate};
 use serde_json::{json, Value};
 
 fn as_json(rootless: bool) -> Value {
@@ -135,12 +135,15 @@ fn rootless_variant() {
 }
 
 #[test]
-fn round_trips() {
+fn round_trips_and_validates_in_a_bundle() {
     for rootless in [false, true] {
         let bundle = tempfile::tempdir().unwrap();
+        std::fs::create_dir(bundle.path().join("rootfs")).unwrap();
         let path = bundle.path().join("config.json");
         let spec = default_spec(rootless);
         std::fs::write(&path, to_pretty_json(&spec)).unwrap();
-        assert_eq!(load_file(&path).unwrap(), spec);
+        let loaded = load_file(&path).unwrap();
+        assert_eq!(loaded, spec);
+        validate(&loaded, bundle.path()).unwrap();
     }
 }

@@ -10,15 +10,19 @@
 //! - [`rootfs_path`] resolves `root.path` against the bundle.
 //! - [`default_spec`] and [`to_pretty_json`] make the `config.json` that `sangja spec` writes.
 
+mod check;
 mod default;
 mod load;
 mod locate;
 mod pretty;
+mod rootfs;
 #[cfg(test)]
 mod testutil;
 
 pub use oci_spec::runtime::Spec;
 
+pub use check::validate;
 pub use default::default_spec;
 pub use load::{load, load_file, MAX_CONFIG_SIZE};
 pub use pretty::{to_pretty_json, try_to_pretty_json};
+pub use rootfs::rootfs_path;
