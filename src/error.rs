@@ -18,6 +18,10 @@ pub enum Error {
     /// config.json is valid JSON but breaks a rule; `field` is its JSON path.
     #[error("invalid config: {field}: {reason}")]
     InvalidConfig { field: String, reason: String },
+    /// config.json could not be read: missing, not a regular file, unreadable or too large.
+    /// `reason` is lower case, e.g. "no such file or directory".
+    #[error("{}: {reason}", path.display())]
+    ConfigRead { path: PathBuf, reason: String },
     /// config.json could not be parsed.
     #[error("{}: line {line}, column {column}: {msg}", path.display())]
     ConfigSyntax {
