@@ -4,4 +4,5 @@
 #![deny(unsafe_code)]
 
 pub mod error;
+pub mod rootfs;
 pub mod sys;
