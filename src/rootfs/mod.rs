@@ -14,6 +14,9 @@ mod pivot;
 mod resolve;
 mod sysctl;
 
+#[cfg(test)]
+mod root_tests;
+
 use std::path::Path;
 
 use anyhow::{Context, Result};
