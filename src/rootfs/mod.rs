@@ -68,8 +68,8 @@ pub fn prepare(spec: &Spec, rootfs: &Path, opts: &RootfsOptions) -> Result<()> {
     .with_context(|| format!("enter rootfs {}", rootfs.display()))?;
     drop(root);
 
-    // A shared or slave root was made private around the rootfs for pivot_root's sake; give the
-    // new "/" the configured propagation (runc does the same after pivoting).
+    // The configured propagation was given to the old "/" and the rootfs sits on a private
+    // parent (pivot_root needs that); give it to the new "/" too, as runc does after pivoting.
     if configured.is_some_and(|c| !c.is_empty()) && !propagation.contains(MsFlags::MS_PRIVATE) {
         set_propagation(Path::new("/"), propagation).context("set propagation of new /")?;
     }

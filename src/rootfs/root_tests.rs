@@ -38,11 +38,22 @@ fn ensure(cond: bool, what: impl AsRef<str>) -> Check {
 
 /// Run `check` as pid 1 of new mount and pid namespaces; its error text comes back.
 fn in_namespaces(check: impl FnOnce() -> Check) -> Check {
+    in_namespaces_as(false, check)
+}
+
+/// Like [`in_namespaces`]; with `userns`, first enter a new user namespace mapping only root.
+fn in_namespaces_as(userns: bool, check: impl FnOnce() -> Check) -> Check {
     let (rd, wr): (OwnedFd, OwnedFd) = pipe().map_err(|e| e.to_string())?;
     let report = |msg: &str| {
         let _ = write(&wr, msg.as_bytes());
     };
     let code = run_in_child(|| {
+        if userns {
+            if let Err(e) = enter_user_namespace() {
+                report(&e);
+                return 2;
+            }
+        }
         if let Err(e) = unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID) {
             report(&format!("unshare: {e}"));
             return 2;
@@ -64,6 +75,19 @@ fn in_namespaces(check: impl FnOnce() -> Check) -> Check {
     let mut msg = String::new();
     let _ = std::fs::File::from(rd).read_to_string(&mut msg);
     ensure(code == 0, format!("child exited {code}: {msg}"))
+}
+
+/// A new user namespace where only uid/gid 0 is mapped (to 0).
+fn enter_user_namespace() -> Check {
+    unshare(CloneFlags::CLONE_NEWUSER).map_err(|e| format!("unshare user: {e}"))?;
+    for (file, text) in [
+        ("/proc/self/setgroups", "deny"),
+        ("/proc/self/uid_map", "0 0 1"),
+        ("/proc/self/gid_map", "0 0 1"),
+    ] {
+        std::fs::write(file, text).map_err(|e| format!("write {file}: {e}"))?;
+    }
+    Ok(())
 }
 
 /// A tempdir with `rootfs/` (busybox, `sh`, `etc/secret`, `etc/secretdir/`) and `host/` (a
@@ -369,4 +393,54 @@ fn errors_name_the_mount_and_unsafe_configs_are_refused() {
         )
         .unwrap_or_else(|e| panic!("case {want:?}: {e}"));
     }
+}
+
+#[test]
+fn user_namespace_binds_devices_and_falls_back() {
+    if skipped() {
+        return;
+    }
+    let (_t, root, _host) = fixture();
+    let spec = spec(
+        r#"{ "root": { "path": "rootfs", "readonly": true },
+             "mounts": [
+              { "destination": "/proc", "type": "proc", "source": "proc" },
+              { "destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["mode=755"] },
+              { "destination": "/dev/pts", "type": "devpts", "source": "devpts",
+                "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"] },
+              { "destination": "/sys", "type": "sysfs", "source": "sysfs",
+                "options": ["nosuid", "noexec", "nodev", "ro"] },
+              { "destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+                "options": ["nosuid", "noexec", "nodev", "relatime", "ro"] }
+           ],
+           "linux": { "maskedPaths": ["/etc/secret"], "readonlyPaths": ["/proc/sys"] } }"#,
+    );
+    let host_null = || {
+        let m = std::fs::metadata("/dev/null").unwrap();
+        (m.mode(), m.uid(), m.gid(), m.ctime(), m.ctime_nsec())
+    };
+    let before = host_null();
+    in_namespaces_as(true, move || {
+        prepare(&spec, &root, &RootfsOptions::default()).map_err(|e| format!("{e:#}"))?;
+        let table = mountinfo::read_self().map_err(|e| e.to_string())?;
+        for dev in ["null", "zero", "full", "random", "urandom", "tty"] {
+            let mp = Path::new("/dev").join(dev);
+            let bound = table.iter().any(|m| m.mount_point == mp);
+            ensure(bound, format!("{} is not a bind mount", mp.display()))?;
+        }
+        char_dev("/dev/null", 1, 3)?;
+        char_dev("/dev/urandom", 1, 9)?;
+        is_readonly("/sys")?;
+        is_readonly("/sys/fs/cgroup")?;
+        ensure(
+            Path::new("/sys/fs/cgroup/cgroup.procs").exists(),
+            "no cgroup2 files",
+        )?;
+        is_readonly("/proc/sys")?;
+        let secret = std::fs::read_to_string("/etc/secret").map_err(|e| e.to_string())?;
+        ensure(secret.is_empty(), "masked /etc/secret is readable")?;
+        write_fails_erofs("/newfile")
+    })
+    .unwrap();
+    assert_eq!(before, host_null(), "the host /dev/null was changed");
 }
