@@ -16,6 +16,8 @@ mod sysctl;
 
 #[cfg(test)]
 mod root_tests;
+#[cfg(test)]
+mod testenv;
 
 use std::path::Path;
 

@@ -136,7 +136,11 @@ impl Root {
                 other => return other,
             }
         }
-        let joined = secure_join(&self.path, &rel).map_err(|_| Errno::ELOOP)?;
+        let joined = secure_join(&self.path, &rel).map_err(|e| {
+            e.downcast_ref::<std::io::Error>()
+                .and_then(std::io::Error::raw_os_error)
+                .map_or(Errno::ELOOP, Errno::from_raw)
+        })?;
         let fd = openat(None, &joined, flags | OFlag::O_NOFOLLOW, Mode::empty())?;
         // A concurrent rename could have moved us out between the walk and the open.
         match self.host_path(&fd) {
