@@ -43,7 +43,8 @@ pub fn prepare(spec: &Spec, rootfs: &Path, opts: &RootfsOptions) -> Result<()> {
     let configured = linux.and_then(|l| l.rootfs_propagation().as_deref());
     let propagation = flags::root_propagation(configured)?;
 
-    set_propagation(Path::new("/"), propagation).context("set propagation of /")?;
+    let name = configured.filter(|c| !c.is_empty()).unwrap_or("rslave");
+    set_propagation(Path::new("/"), propagation).with_context(|| format!("make / {name}"))?;
     make_parent_private(rootfs)?;
     mount(
         Some(rootfs),
@@ -73,7 +74,8 @@ pub fn prepare(spec: &Spec, rootfs: &Path, opts: &RootfsOptions) -> Result<()> {
     // The configured propagation was given to the old "/" and the rootfs sits on a private
     // parent (pivot_root needs that); give it to the new "/" too, as runc does after pivoting.
     if configured.is_some_and(|c| !c.is_empty()) && !propagation.contains(MsFlags::MS_PRIVATE) {
-        set_propagation(Path::new("/"), propagation).context("set propagation of new /")?;
+        set_propagation(Path::new("/"), propagation)
+            .with_context(|| format!("make the new / {name}"))?;
     }
 
     if let Some(l) = linux {
@@ -87,8 +89,7 @@ pub fn prepare(spec: &Spec, rootfs: &Path, opts: &RootfsOptions) -> Result<()> {
 }
 
 fn set_propagation(path: &Path, flags: MsFlags) -> Result<()> {
-    mount(None::<&str>, path, None::<&str>, flags, None::<&str>)
-        .with_context(|| format!("mount --make {flags:?} {}", path.display()))
+    mount(None::<&str>, path, None::<&str>, flags, None::<&str>).map_err(Into::into)
 }
 
 /// If the mount holding the rootfs is shared, make it private: the rootfs bind must not propagate
@@ -97,7 +98,7 @@ fn make_parent_private(rootfs: &Path) -> Result<()> {
     let table = mountinfo::read_self()?;
     match mountinfo::mount_of(&table, rootfs) {
         Some(m) if m.is_shared() => set_propagation(&m.mount_point, MsFlags::MS_PRIVATE)
-            .context("make the rootfs parent mount private"),
+            .with_context(|| format!("make {} private", m.mount_point.display())),
         _ => Ok(()),
     }
 }

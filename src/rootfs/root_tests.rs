@@ -318,3 +318,35 @@ fn user_namespace_binds_devices_and_falls_back() {
     .unwrap();
     assert_eq!(before, host_null(), "the host /dev/null was changed");
 }
+
+#[test]
+fn shared_root_propagation_still_pivots() {
+    if skipped() {
+        return;
+    }
+    for (value, want_shared) in [("rshared", true), ("rslave", false), ("private", false)] {
+        let (_t, root, _host) = fixture();
+        let spec = spec(&format!(
+            r#"{{ "mounts": [ {{ "destination": "/proc", "type": "proc", "source": "proc" }} ],
+                 "linux": {{ "rootfsPropagation": "{value}" }} }}"#
+        ));
+        in_namespaces(move || {
+            // Like a systemd host, where "/" is shared.
+            nix::mount::mount(
+                None::<&str>,
+                "/",
+                None::<&str>,
+                nix::mount::MsFlags::MS_SHARED | nix::mount::MsFlags::MS_REC,
+                None::<&str>,
+            )
+            .map_err(|e| format!("make / rshared: {e}"))?;
+            prepare(&spec, &root, &RootfsOptions::default()).map_err(|e| format!("{e:#}"))?;
+            let table = mountinfo::read_self().map_err(|e| e.to_string())?;
+            let top = table.iter().find(|m| m.mount_point == Path::new("/"));
+            let top = top.ok_or("no / in mountinfo")?;
+            let shared = top.is_shared();
+            ensure(shared == want_shared, format!("/ has {:?}", top.optional))
+        })
+        .unwrap_or_else(|e| panic!("rootfsPropagation {value}: {e}"));
+    }
+}
