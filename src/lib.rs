@@ -6,6 +6,7 @@
 pub mod error;
 pub mod logging;
 pub mod namespaces;
+pub mod rootfs;
 pub mod spec;
 pub mod state;
 pub mod sys;

@@ -5,7 +5,11 @@
 pub mod clock;
 pub mod clone;
 pub mod fd;
+#[cfg(test)]
+pub mod fork;
 pub mod netif;
+pub mod open;
 pub mod process;
 pub mod procfs;
+pub mod statvfs;
 pub mod uts;

@@ -1,0 +1,130 @@
+//! Layer 2: the container's filesystem view. `prepare` builds it inside the new mount namespace
+//! and enters it, in runc's order: propagation of `/`, the rootfs bound onto itself, the config's
+//! mounts (destinations resolved inside the rootfs), `/dev`, pivot_root (or move + chroot),
+//! readonly and masked paths, a read-only root. `apply_sysctl` is for init afterwards.
+//! Uses `sys` and the OCI spec types only.
+
+mod cgroup;
+mod devices;
+mod flags;
+mod mountinfo;
+mod mounts;
+mod paths;
+mod pivot;
+mod resolve;
+mod sysctl;
+
+#[cfg(test)]
+mod root_tests;
+#[cfg(test)]
+mod testenv;
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use nix::mount::{mount, MsFlags};
+use oci_spec::runtime::Spec;
+
+pub use sysctl::apply_sysctl;
+
+/// Choices that are not in config.json.
+#[derive(Debug, Clone, Default)]
+pub struct RootfsOptions {
+    /// Move the rootfs onto `/` and chroot instead of pivot_root (`--no-pivot`).
+    pub no_pivot: bool,
+}
+
+/// Build the container's filesystem and enter it: afterwards "/" is the container root and cwd is "/".
+///
+/// Runs in the container's init, in its new mount namespace, before hostname and exec. `rootfs` is
+/// the absolute, canonical host path of the root filesystem.
+pub fn prepare(spec: &Spec, rootfs: &Path, opts: &RootfsOptions) -> Result<()> {
+    let linux = spec.linux().as_ref();
+    let configured = linux.and_then(|l| l.rootfs_propagation().as_deref());
+    let propagation = flags::root_propagation(configured)?;
+
+    let name = configured.filter(|c| !c.is_empty()).unwrap_or("rslave");
+    set_propagation(Path::new("/"), propagation).with_context(|| format!("make / {name}"))?;
+    make_parent_private(rootfs)?;
+    mount(
+        Some(rootfs),
+        rootfs,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .with_context(|| format!("bind rootfs {} onto itself", rootfs.display()))?;
+    let root = resolve::Root::open(rootfs)?;
+
+    let mounts = spec.mounts().as_deref().unwrap_or(&[]);
+    mounts::mount_all(&root, mounts)?;
+    if devices::needs_dev_setup(mounts) {
+        let devs = linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
+        devices::setup_dev(&root, devs, in_user_namespace())?;
+    }
+
+    if opts.no_pivot {
+        pivot::move_into(&root)
+    } else {
+        pivot::pivot_into(&root)
+    }
+    .with_context(|| format!("enter rootfs {}", rootfs.display()))?;
+    drop(root);
+
+    // The configured propagation was given to the old "/" and the rootfs sits on a private
+    // parent (pivot_root needs that); give it to the new "/" too, as runc does after pivoting.
+    if configured.is_some_and(|c| !c.is_empty()) && !propagation.contains(MsFlags::MS_PRIVATE) {
+        set_propagation(Path::new("/"), propagation)
+            .with_context(|| format!("make the new / {name}"))?;
+    }
+
+    if let Some(l) = linux {
+        paths::make_readonly(l.readonly_paths().as_deref().unwrap_or(&[]))?;
+        paths::mask(l.masked_paths().as_deref().unwrap_or(&[]))?;
+    }
+    if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
+        paths::readonly_root()?;
+    }
+    Ok(())
+}
+
+fn set_propagation(path: &Path, flags: MsFlags) -> Result<()> {
+    mount(None::<&str>, path, None::<&str>, flags, None::<&str>).map_err(Into::into)
+}
+
+/// If the mount holding the rootfs is shared, make it private: the rootfs bind must not propagate
+/// anywhere, and pivot_root refuses a shared parent.
+fn make_parent_private(rootfs: &Path) -> Result<()> {
+    let table = mountinfo::read_self()?;
+    match mountinfo::mount_of(&table, rootfs) {
+        Some(m) if m.is_shared() => set_propagation(&m.mount_point, MsFlags::MS_PRIVATE)
+            .with_context(|| format!("make {} private", m.mount_point.display())),
+        _ => Ok(()),
+    }
+}
+
+/// True when this process is in a user namespace other than the initial one (its uid map is not
+/// the identity map of all ids): mknod is then refused and devices are bind-mounted.
+pub fn in_user_namespace() -> bool {
+    match std::fs::read_to_string("/proc/self/uid_map") {
+        Ok(map) => !is_initial_uid_map(&map),
+        Err(_) => false,
+    }
+}
+
+fn is_initial_uid_map(map: &str) -> bool {
+    let fields: Vec<&str> = map.split_whitespace().collect();
+    fields == ["0", "0", "4294967295"]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn initial_uid_map() {
+        assert!(is_initial_uid_map("         0          0 4294967295\n"));
+        assert!(!is_initial_uid_map("         0       1000          1\n"));
+        assert!(!is_initial_uid_map("0 0 4294967295\n1 1 1\n"));
+    }
+}

@@ -1,0 +1,234 @@
+//! The config's `mounts`, in order: each destination is resolved (and created) inside the rootfs,
+//! then mounted through `/proc/self/fd/N` so no symlink swapped in later can redirect it. Bind
+//! mounts get a second, remounting call so `ro`/`nosuid`/… really apply; propagation words are
+//! applied last, one call each.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context, Result};
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::mount::{mount, MsFlags};
+use nix::sys::statfs::{statfs, PROC_SUPER_MAGIC};
+use oci_spec::runtime::Mount;
+
+use super::cgroup;
+use super::flags::{statvfs_to_mount_flags, MountOptions};
+use super::resolve::{proc_fd_path, Kind, Root};
+use crate::sys::statvfs::fstatvfs_flags;
+
+/// Files below `/proc` that may be mount targets (the ones lxcfs emulates), as runc allows.
+const PROC_MOUNT_ALLOWED: &[&str] = &[
+    "/proc/cpuinfo",
+    "/proc/diskstats",
+    "/proc/meminfo",
+    "/proc/stat",
+    "/proc/swaps",
+    "/proc/uptime",
+    "/proc/loadavg",
+    "/proc/slabinfo",
+    "/proc/pressure/cpu",
+    "/proc/pressure/io",
+    "/proc/pressure/memory",
+    "/proc/net/dev",
+    "/proc/sys/kernel/ns_last_pid",
+];
+
+/// Mount every entry of `mounts` in config order; errors name the destination.
+pub fn mount_all(root: &Root, mounts: &[Mount]) -> Result<()> {
+    for m in mounts {
+        mount_one(root, m).with_context(|| format!("mount {}", m.destination().display()))?;
+    }
+    Ok(())
+}
+
+/// True if the mount is a bind mount (`bind`/`rbind` option or type `bind`).
+pub fn is_bind(m: &Mount) -> bool {
+    m.typ().as_deref() == Some("bind")
+        || MountOptions::parse(m.options().as_deref().unwrap_or(&[])).is_bind()
+}
+
+fn mount_one(root: &Root, m: &Mount) -> Result<()> {
+    let dest = m.destination();
+    let typ = m.typ().as_deref().unwrap_or("");
+    let mut opts = MountOptions::parse(m.options().as_deref().unwrap_or(&[]));
+    let source = m.source().as_deref();
+    if typ == "bind" {
+        opts.set |= MsFlags::MS_BIND;
+    }
+    if opts.is_bind() {
+        let src = source.ok_or_else(|| anyhow!("bind mount without a source"))?;
+        let meta = std::fs::metadata(src)
+            .with_context(|| format!("stat bind source {}", src.display()))?;
+        let kind = if meta.is_dir() { Kind::Dir } else { Kind::File };
+        let target = root.ensure(dest, kind)?;
+        check_proc_destination(root, &target, src_is_proc(src))?;
+        bind(root, dest, src, &target, &opts)?;
+    } else {
+        if typ.is_empty() {
+            bail!("no mount type");
+        }
+        let target = root.ensure(dest, Kind::Dir)?;
+        check_proc_destination(root, &target, typ == "proc")?;
+        match typ {
+            "cgroup" | "cgroup2" => cgroup::mount_cgroup(root, dest, &target, &opts)?,
+            "sysfs" => mount_sysfs(root, dest, source, &target, &opts)?,
+            _ => {
+                let src = source.map_or(Path::new(typ), |s| s);
+                mount_fs(src, &target, typ, &opts)?
+            }
+        }
+    }
+    apply_propagation(root, dest, &opts.propagation)
+}
+
+/// Mount a filesystem of type `typ` onto `target` with the options' flags and data.
+fn mount_fs(source: &Path, target: &OwnedFd, typ: &str, opts: &MountOptions) -> Result<()> {
+    let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
+    mount(
+        Some(source),
+        &proc_fd_path(target),
+        Some(typ),
+        opts.mount_attrs(),
+        data,
+    )
+    .with_context(|| format!("mount {typ} from {}", source.display()))
+}
+
+/// sysfs; in a user namespace without its own network namespace the kernel refuses (EPERM), and,
+/// like runc, the host's `/sys` is bind-mounted recursively instead.
+fn mount_sysfs(
+    root: &Root,
+    dest: &Path,
+    source: Option<&Path>,
+    target: &OwnedFd,
+    opts: &MountOptions,
+) -> Result<()> {
+    let src = source.unwrap_or(Path::new("sysfs"));
+    match mount_fs(src, target, "sysfs", opts) {
+        Err(e) if e.downcast_ref::<Errno>() == Some(&Errno::EPERM) => {
+            let mut rbind = opts.clone();
+            rbind.set |= MsFlags::MS_BIND | MsFlags::MS_REC;
+            bind(root, dest, Path::new("/sys"), target, &rbind)
+                .context("sysfs not permitted; rbind host /sys instead")
+        }
+        other => other,
+    }
+}
+
+/// Bind `src` onto `target` (recursively for `rbind`), then remount with the options' flags
+/// when there are any, keeping the flags the new mount already has unless the options clear them.
+pub fn bind(
+    root: &Root,
+    dest: &Path,
+    src: &Path,
+    target: &OwnedFd,
+    opts: &MountOptions,
+) -> Result<()> {
+    let flags = if opts.is_recursive() {
+        MsFlags::MS_BIND | MsFlags::MS_REC
+    } else {
+        MsFlags::MS_BIND
+    };
+    mount(
+        Some(src),
+        &proc_fd_path(target),
+        None::<&str>,
+        flags,
+        None::<&str>,
+    )
+    .with_context(|| format!("bind {}", src.display()))?;
+    if !opts.needs_remount() {
+        return Ok(());
+    }
+    // Reopen: the old fd is the directory under the new mount, not the mount itself.
+    let mounted = reopen(root, dest)?;
+    let current = fstatvfs_flags(mounted.as_fd()).context("statvfs of the bind mount")?;
+    let flags = opts.remount_flags(statvfs_to_mount_flags(current));
+    mount(
+        None::<&str>,
+        &proc_fd_path(&mounted),
+        None::<&str>,
+        flags,
+        None::<&str>,
+    )
+    .context("remount bind mount with its options")
+}
+
+/// Apply each propagation change to the mount now at `dest`.
+fn apply_propagation(root: &Root, dest: &Path, changes: &[MsFlags]) -> Result<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let mounted = reopen(root, dest)?;
+    for &p in changes {
+        mount(
+            None::<&str>,
+            &proc_fd_path(&mounted),
+            None::<&str>,
+            p,
+            None::<&str>,
+        )
+        .with_context(|| format!("set propagation {p:?}"))?;
+    }
+    Ok(())
+}
+
+fn reopen(root: &Root, dest: &Path) -> Result<OwnedFd> {
+    root.open_path(dest, OFlag::O_PATH)
+        .with_context(|| format!("reopen {}", dest.display()))
+}
+
+fn src_is_proc(src: &Path) -> bool {
+    statfs(src).is_ok_and(|s| s.filesystem_type() == PROC_SUPER_MAGIC)
+}
+
+/// Refuse mounts that would fake `/proc` (later steps write there) or cover files in it, as runc
+/// does: `/proc` itself takes only procfs, below it only the files lxcfs emulates.
+fn check_proc_destination(root: &Root, target: &OwnedFd, is_proc: bool) -> Result<()> {
+    let real = root.container_path(target)?;
+    check_proc_path(&real, is_proc)
+}
+
+fn check_proc_path(real: &Path, is_proc: bool) -> Result<()> {
+    if real == Path::new("/proc") {
+        if !is_proc {
+            bail!("only a proc filesystem may be mounted on /proc");
+        }
+    } else if real.starts_with("/proc") && !PROC_MOUNT_ALLOWED.iter().any(|a| real == Path::new(a))
+    {
+        bail!(
+            "{} is inside /proc and may not be a mount target",
+            real.display()
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_destinations() {
+        assert!(check_proc_path(Path::new("/proc"), true).is_ok());
+        assert!(check_proc_path(Path::new("/proc"), false).is_err());
+        assert!(check_proc_path(Path::new("/proc/meminfo"), false).is_ok());
+        assert!(check_proc_path(Path::new("/proc/sys/kernel/core_pattern"), false).is_err());
+        assert!(check_proc_path(Path::new("/process"), false).is_ok());
+        assert!(check_proc_path(Path::new("/sys"), false).is_ok());
+    }
+
+    #[test]
+    fn bind_detection() {
+        let m = |json: &str| serde_json::from_str::<Mount>(json).unwrap();
+        assert!(is_bind(&m(
+            r#"{"destination":"/a","type":"bind","source":"/x"}"#
+        )));
+        assert!(is_bind(&m(
+            r#"{"destination":"/a","type":"none","source":"/x","options":["rbind","ro"]}"#
+        )));
+        assert!(!is_bind(&m(r#"{"destination":"/a","type":"tmpfs"}"#)));
+    }
+}
