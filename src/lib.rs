@@ -2,10 +2,14 @@
 //! `cli` → `container` → `process` → (`namespaces`, `rootfs`, `security`, `network`, `hooks`)
 //! → (`spec`, `state`) → `sys`. Lower layers never import higher ones.
 #![deny(unsafe_code)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
+pub mod cli;
+pub mod container;
 pub mod error;
 pub mod logging;
 pub mod namespaces;
+pub mod process;
 pub mod rootfs;
 pub mod spec;
 pub mod state;

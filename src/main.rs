@@ -1,1 +1,28 @@
-fn main() {}
+//! Entry point: parse arguments, start logging, dispatch, print the error once, exit.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use sangja::cli::{dispatch, Cli};
+use sangja::logging::{self, Format};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let format = match cli.global.log_format {
+        sangja::cli::LogFormat::Json => Format::Json,
+        sangja::cli::LogFormat::Text => Format::Text,
+    };
+    if let Err(e) = logging::init(cli.global.log.as_deref(), format, cli.global.debug) {
+        eprintln!("sangja: {e:#}");
+        return ExitCode::from(1);
+    }
+    match dispatch(cli) {
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(255)),
+        Err(e) => {
+            let msg = format!("{e:#}");
+            logging::error(&msg);
+            eprintln!("sangja: {msg}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -10,8 +10,12 @@ use oci_spec::runtime::{LinuxIdMapping, Spec};
 /// As an unprivileged caller the kernel demands `setgroups` be denied before a gid map.
 pub fn write_id_maps(pid: i32, spec: &Spec) -> anyhow::Result<()> {
     let linux = spec.linux().as_ref();
-    let uid = linux.and_then(|l| l.uid_mappings().clone()).unwrap_or_default();
-    let gid = linux.and_then(|l| l.gid_mappings().clone()).unwrap_or_default();
+    let uid = linux
+        .and_then(|l| l.uid_mappings().clone())
+        .unwrap_or_default();
+    let gid = linux
+        .and_then(|l| l.gid_mappings().clone())
+        .unwrap_or_default();
     if !nix::unistd::geteuid().is_root() {
         let p = format!("/proc/{pid}/setgroups");
         fs::write(&p, "deny").with_context(|| format!("write {p}"))?;

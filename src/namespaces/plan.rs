@@ -169,7 +169,9 @@ mod tests {
         ));
         assert!(p.clone_flags.is_empty());
         assert_eq!(p.joins, vec![(NsType::Net, PathBuf::from("/run/netns/x"))]);
-        assert!(p.unshare_flags.contains(CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS));
+        assert!(p
+            .unshare_flags
+            .contains(CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS));
         assert!(!p.unshare_flags.contains(CloneFlags::CLONE_NEWUSER));
         assert!(p.new_user && p.second_fork);
     }

@@ -189,6 +189,9 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let store = Store::new(tmp.path());
         let err = store.lock("nope").err().unwrap();
-        assert!(matches!(err.downcast_ref::<Error>(), Some(Error::NotFound(_))));
+        assert!(matches!(
+            err.downcast_ref::<Error>(),
+            Some(Error::NotFound(_))
+        ));
     }
 }

@@ -15,10 +15,15 @@ pub struct ProcStat {
 /// Read the stat of `pid`; `Ok(None)` when there is no such process.
 pub fn stat(pid: i32) -> io::Result<Option<ProcStat>> {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(text) => parse_stat(&text)
-            .map(Some)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("/proc/{pid}/stat: unexpected format"))),
-        Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ESRCH) => Ok(None),
+        Ok(text) => parse_stat(&text).map(Some).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("/proc/{pid}/stat: unexpected format"),
+            )
+        }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ESRCH) => {
+            Ok(None)
+        }
         Err(e) => Err(e),
     }
 }

@@ -1,0 +1,140 @@
+//! clap definitions. Every flag runc's callers pass is accepted; flags we cannot honour are
+//! refused with a clear error by the handlers, never silently ignored.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sangja",
+    about = "sangja (상자): a low-level OCI container runtime",
+    disable_version_flag = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOptions,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalOptions {
+    /// Root directory for container state
+    #[arg(long, global = true, default_value = "/run/sangja")]
+    pub root: PathBuf,
+    /// Log file (errors, and debug records with --debug)
+    #[arg(long, global = true)]
+    pub log: Option<PathBuf>,
+    /// Log format: text or json
+    #[arg(long = "log-format", global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Enable debug logging
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Use systemd to manage cgroups
+    #[arg(long = "systemd-cgroup", global = true)]
+    pub systemd_cgroup: bool,
+    /// Rootless mode: true, false or auto (before the command, as with runc)
+    #[arg(long)]
+    pub rootless: Option<String>,
+    /// Path to criu (accepted for compatibility; checkpointing is not supported)
+    #[arg(long, global = true, hide = true)]
+    pub criu: Option<PathBuf>,
+    /// Print the version
+    #[arg(short = 'v', long)]
+    pub version: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ListFormat {
+    Table,
+    Json,
+}
+
+/// Flags shared by `create` and `run`.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Path to the bundle (the directory holding config.json)
+    #[arg(short = 'b', long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// File to write the container init's pid to
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// Unix socket to send the pty master to (with process.terminal)
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// Use chroot (after MS_MOVE) instead of pivot_root
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    /// Do not create a new session keyring
+    #[arg(long = "no-new-keyring")]
+    pub no_new_keyring: bool,
+    /// Pass N extra fds (3..3+N) to the container process
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// Container id
+    pub id: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a container, leaving its init waiting for `start`
+    Create(CreateArgs),
+    /// Start a created container
+    Start { id: String },
+    /// Print the state of a container as JSON
+    State { id: String },
+    /// Send a signal to a container (default SIGTERM)
+    Kill {
+        /// Signal every process of the container
+        #[arg(short, long)]
+        all: bool,
+        id: String,
+        signal: Option<String>,
+    },
+    /// Delete a container
+    Delete {
+        /// Kill the container first if it is running
+        #[arg(short, long)]
+        force: bool,
+        id: String,
+    },
+    /// Create and start a container; in the foreground, wait and return its exit code
+    Run {
+        #[command(flatten)]
+        create: CreateArgs,
+        /// Return after starting, leaving the container running
+        #[arg(short, long)]
+        detach: bool,
+        /// Keep the container after it exits (no delete)
+        #[arg(long)]
+        keep: bool,
+        /// Accepted for compatibility: sangja is always a subreaper in the foreground
+        #[arg(long = "no-subreaper", hide = true)]
+        no_subreaper: bool,
+    },
+    /// List containers
+    List {
+        #[arg(short = 'f', long, value_enum, default_value = "table")]
+        format: ListFormat,
+        /// Print only the ids
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Write a default config.json
+    Spec {
+        /// Directory to write config.json into
+        #[arg(short = 'b', long)]
+        bundle: Option<PathBuf>,
+        /// A config for running without root
+        #[arg(long)]
+        rootless: bool,
+    },
+}

@@ -1,0 +1,121 @@
+//! One small handler per verb: turn parsed flags into a `container` call and print the result.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use nix::sys::signal::Signal;
+
+use super::args::{Cli, Command, CreateArgs, GlobalOptions, ListFormat};
+use super::output::{list_json, list_table, state_json};
+use super::signal::parse_signal;
+use crate::container::{self, CreateOptions, RunOptions};
+use crate::logging;
+use crate::spec;
+use crate::state::Store;
+
+/// The version text: the first line is what tools grep for.
+pub fn version_text() -> String {
+    format!(
+        "sangja version {}\nspec: {}\n",
+        env!("CARGO_PKG_VERSION"),
+        spec::default_spec(false).version()
+    )
+}
+
+/// Run the parsed command; returns the process exit code.
+pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+    let g = &cli.global;
+    if g.version {
+        print!("{}", version_text());
+        return Ok(0);
+    }
+    let Some(command) = cli.command else {
+        bail!("no command given; see 'sangja --help'");
+    };
+    check_unsupported_globals(g)?;
+    let store = Store::new(&g.root);
+    let mut forward = |level: &str, msg: &str| logging::log(level, msg);
+    match command {
+        Command::Create(args) => {
+            container::create(&store, &create_options(args, g), &mut forward)?;
+        }
+        Command::Start { id } => container::start(&store, &id)?,
+        Command::State { id } => println!("{}", state_json(&container::state(&store, &id)?)),
+        Command::Kill { all, id, signal } => {
+            let sig = match signal {
+                Some(s) => parse_signal(&s)?,
+                None => Signal::SIGTERM,
+            };
+            container::kill(&store, &id, sig, all)?;
+        }
+        Command::Delete { force, id } => container::delete(&store, &id, force)?,
+        Command::Run {
+            create,
+            detach,
+            keep,
+            no_subreaper: _,
+        } => {
+            let opts = RunOptions {
+                create: create_options(create, g),
+                detach,
+                keep,
+            };
+            return container::run(&store, &opts, &mut forward);
+        }
+        Command::List { format, quiet } => {
+            let views = container::list(&store)?;
+            let text = if quiet {
+                views.iter().map(|v| format!("{}\n", v.id)).collect()
+            } else if format == ListFormat::Json {
+                format!("{}\n", list_json(&views))
+            } else {
+                list_table(&views)
+            };
+            io::stdout().write_all(text.as_bytes())?;
+        }
+        Command::Spec { bundle, rootless } => write_spec(bundle, rootless)?,
+    }
+    Ok(0)
+}
+
+fn create_options(a: CreateArgs, g: &GlobalOptions) -> CreateOptions {
+    CreateOptions {
+        id: a.id,
+        bundle: a.bundle,
+        pid_file: a.pid_file,
+        console_socket: a.console_socket,
+        no_pivot: a.no_pivot,
+        no_new_keyring: a.no_new_keyring,
+        preserve_fds: a.preserve_fds,
+        debug: g.debug,
+    }
+}
+
+/// Global flags that ask for something sangja cannot do yet are refused, never ignored.
+fn check_unsupported_globals(g: &GlobalOptions) -> anyhow::Result<()> {
+    if g.systemd_cgroup {
+        bail!("--systemd-cgroup: the systemd cgroup driver is not supported");
+    }
+    match g.rootless.as_deref() {
+        None | Some("false") | Some("auto") => Ok(()),
+        Some("true") if nix::unistd::geteuid().is_root() => {
+            bail!("--rootless=true: rootless mode is not supported when running as root")
+        }
+        Some("true") => Ok(()),
+        Some(other) => bail!("--rootless: invalid value {other:?} (true, false or auto)"),
+    }
+}
+
+/// `spec`: write a default config.json, refusing to overwrite one.
+fn write_spec(bundle: Option<PathBuf>, rootless: bool) -> anyhow::Result<()> {
+    let path = bundle
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("config.json");
+    if path.exists() {
+        bail!("{} already exists; remove it first", path.display());
+    }
+    let text = spec::to_pretty_json(&spec::default_spec(rootless));
+    fs::write(&path, text).with_context(|| format!("write {}", path.display()))
+}

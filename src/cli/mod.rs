@@ -1,0 +1,11 @@
+//! The command line, runc-compatible: clap structs accepting runc's flags, one small handler
+//! per verb, and output formatting. Uses `container`, `spec`, `logging`, `state` (the
+//! `Store` handle), `error`.
+
+mod args;
+mod commands;
+mod output;
+mod signal;
+
+pub use args::{Cli, Command, GlobalOptions, LogFormat};
+pub use commands::dispatch;

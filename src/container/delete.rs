@@ -1,0 +1,67 @@
+//! `delete`: remove a stopped (or never started) container; with `--force` kill a running
+//! one first. A container that does not exist is an error, except with `--force` (runc's
+//! behaviour, which callers rely on).
+
+use std::time::{Duration, Instant};
+
+use anyhow::bail;
+use nix::sys::signal::Signal;
+
+use super::status_of;
+use crate::error::Error;
+use crate::state::{validate_id, State, Status, Store};
+
+/// How long we wait for a killed init to disappear.
+const KILL_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub fn delete(store: &Store, id: &str, force: bool) -> anyhow::Result<()> {
+    validate_id(id)?;
+    let lock = match store.lock(id) {
+        Err(e) if force && is_not_found(&e) => return Ok(()),
+        other => other?,
+    };
+    let state = match store.load(id) {
+        Ok(s) => s,
+        // A directory without a record is the debris of a create that died hard.
+        Err(e) if force && is_not_found(&e) => return store.remove(id),
+        Err(e) => return Err(e),
+    };
+    match status_of(store, &state) {
+        Status::Stopped => {}
+        Status::Created => kill_and_wait(&state)?,
+        _ if force => kill_and_wait(&state)?,
+        status => {
+            return Err(Error::WrongStatus(format!(
+                "cannot delete container {id} that is not stopped: container is {status}"
+            ))
+            .into())
+        }
+    }
+    store.remove(id)?;
+    drop(lock);
+    Ok(())
+}
+
+fn is_not_found(e: &anyhow::Error) -> bool {
+    matches!(e.downcast_ref::<Error>(), Some(Error::NotFound(_)))
+}
+
+/// SIGKILL init and wait until it is gone. With a pid namespace of its own, the kernel then
+/// kills every process in it; without one, only init is known to be the container's until
+/// cgroups track membership.
+fn kill_and_wait(state: &State) -> anyhow::Result<()> {
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(state.pid), Signal::SIGKILL);
+    let deadline = Instant::now() + KILL_TIMEOUT;
+    let mut pause = Duration::from_micros(200);
+    while state.init_alive() {
+        if Instant::now() > deadline {
+            bail!(
+                "container init {} did not die within {KILL_TIMEOUT:?} of SIGKILL",
+                state.pid
+            );
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(20));
+    }
+    Ok(())
+}

@@ -1,0 +1,71 @@
+//! The start gate: `<state>/<id>/exec.fifo`. `create` makes it; init blocks opening it for
+//! writing until `start` opens it for reading and takes one byte; `start` then removes it, so
+//! its existence is the "created" status.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::stat::Mode;
+
+/// Make the fifo and return an `O_PATH` handle for init (it cannot reach the state
+/// directory after pivot_root, so it reopens the fifo through /proc/self/fd).
+pub fn create_gate(path: &Path) -> anyhow::Result<OwnedFd> {
+    nix::unistd::mkfifo(path, Mode::from_bits_truncate(0o622))
+        .with_context(|| format!("mkfifo {}", path.display()))?;
+    // Explicitly, past the umask: an init in a user namespace is "other" to this file.
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o622))
+        .with_context(|| format!("chmod {}", path.display()))?;
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH)
+        .open(path)
+        .with_context(|| format!("open {}", path.display()))?;
+    Ok(OwnedFd::from(file))
+}
+
+/// init: block until `start` opens the gate, then write the byte that lets it return.
+pub fn wait_at_gate(gate: &OwnedFd) -> anyhow::Result<()> {
+    let reopen = format!("/proc/self/fd/{}", gate.as_raw_fd());
+    let mut fifo = OpenOptions::new()
+        .write(true)
+        .open(&reopen)
+        .with_context(|| format!("open the start gate through {reopen} (is /proc mounted?)"))?;
+    fifo.write_all(b"0").context("write to the start gate")
+}
+
+/// `start`: open the gate, take init's byte and remove the fifo. `init_alive` is polled while
+/// waiting, so an init that died before reaching the gate gives an error, not a hang.
+pub fn open_gate(path: &Path, init_alive: impl Fn() -> bool) -> anyhow::Result<()> {
+    // Non-blocking open succeeds with no writer yet; a blocked writer counts as one already.
+    let mut fifo: File = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .with_context(|| format!("open {}", path.display()))?;
+    loop {
+        let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
+        let n = match poll(&mut fds, PollTimeout::from(100u16)) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            r => r.context("poll the start gate")?,
+        };
+        let revents = fds[0].revents().unwrap_or(PollFlags::empty());
+        if n > 0 && revents.intersects(PollFlags::POLLIN | PollFlags::POLLHUP) {
+            let mut byte = [0u8; 1];
+            match fifo.read(&mut byte) {
+                Ok(1) => break,
+                Ok(_) => bail!("container init exited before it was started"),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(e).context("read the start gate"),
+            }
+        }
+        if !init_alive() {
+            bail!("container init exited before it was started");
+        }
+    }
+    std::fs::remove_file(path).with_context(|| format!("remove {}", path.display()))
+}

@@ -1,0 +1,28 @@
+//! Clone, sync, exec: how a container init comes to be.
+//!
+//! Parent and init talk over one `SOCK_SEQPACKET` socketpair (`channel.rs`):
+//!
+//! | from → to        | message              | when                                            |
+//! |------------------|----------------------|-------------------------------------------------|
+//! | init → parent    | `MapsRequest`        | its new user namespace exists                    |
+//! | parent → init    | `MapsWritten`        | uid_map/gid_map written                          |
+//! | intermediate → parent | `InitPid(pid)`  | after the second fork (pid/time namespaces)      |
+//! | init → parent    | `Log{level,msg}`     | any time before ready                            |
+//! | init → parent    | `Ready`              | set up, executable found, about to block at gate |
+//! | init → parent    | `Failed{stage,error}`| a step failed; init exits                        |
+//!
+//! EOF before `Ready` means init died without a word. Uses layer 2 (`namespaces`, `rootfs`,
+//! ...), `spec` types, `sys`.
+
+mod channel;
+mod exec_path;
+mod foreground;
+mod gate;
+mod init;
+mod spawn;
+
+pub use channel::{Channel, Message};
+pub use exec_path::resolve_executable;
+pub use foreground::{BlockedSignals, FORWARDED};
+pub use gate::{create_gate, open_gate, wait_at_gate};
+pub use spawn::{spawn_init, InitConfig, Spawned};
