@@ -54,6 +54,7 @@ pub fn create(
             id: &opts.id,
             spec: &spec,
             rootfs: &rootfs,
+            bundle: &bundle,
             gate: &gate,
             no_pivot: opts.no_pivot,
             no_new_keyring: opts.no_new_keyring,

@@ -75,6 +75,9 @@ enum Never {}
 const AFTER_READY: [&str; 4] = ["start gate", "user", "cwd", "exec"];
 
 fn steps(cfg: &InitConfig, plan: &NsPlan, ch: &Channel) -> Result<Never, StageError> {
+    nix::unistd::chdir(cfg.bundle)
+        .with_context(|| format!("chdir to bundle {}", cfg.bundle.display()))
+        .stage("bundle")?;
     enter_namespaces(cfg, plan, ch).stage("namespaces")?;
     trace(cfg, ch, "in namespaces");
     let process = cfg
@@ -107,6 +110,12 @@ fn steps(cfg: &InitConfig, plan: &NsPlan, ch: &Channel) -> Result<Never, StageEr
     let cwd = process.cwd().clone();
     // chdir before switching user catches a missing cwd at create; a cwd only the user may
     // enter is retried after the switch.
+    if !cwd.exists() {
+        // As runc: a missing working directory is made (as root, before the user switch).
+        std::fs::create_dir_all(&cwd)
+            .with_context(|| format!("create process.cwd {}", cwd.display()))
+            .stage("cwd")?;
+    }
     let cwd_done = nix::unistd::chdir(&cwd).is_ok();
     let args = process.args().clone().unwrap_or_default();
     let arg0 = args.first().map(String::as_str).unwrap_or("");

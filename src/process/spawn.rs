@@ -23,6 +23,8 @@ pub struct InitConfig<'a> {
     pub id: &'a str,
     pub spec: &'a Spec,
     pub rootfs: &'a Path,
+    /// Relative mount sources are relative to the bundle, so init starts there.
+    pub bundle: &'a Path,
     /// O_PATH handle of the start gate (exec.fifo).
     pub gate: &'a OwnedFd,
     pub no_pivot: bool,
