@@ -5,12 +5,15 @@
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use anyhow::{bail, Context};
+use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::stat::Mode;
+
+use crate::sys::open::openat;
 
 /// Make the fifo and return an `O_PATH` handle for init (it cannot reach the state
 /// directory after pivot_root, so it reopens the fifo through /proc/self/fd).
@@ -20,12 +23,10 @@ pub fn create_gate(path: &Path) -> anyhow::Result<OwnedFd> {
     // Explicitly, past the umask: an init in a user namespace is "other" to this file.
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o622))
         .with_context(|| format!("chmod {}", path.display()))?;
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_PATH)
-        .open(path)
-        .with_context(|| format!("open {}", path.display()))?;
-    Ok(OwnedFd::from(file))
+    // Not std's OpenOptions: on musl it masks O_PATH off as part of O_ACCMODE, and a plain
+    // read-only open of a fifo blocks until a writer comes.
+    openat(None, path, OFlag::O_PATH, Mode::empty())
+        .with_context(|| format!("open {}", path.display()))
 }
 
 /// init: block until `start` opens the gate, then write the byte that lets it return.
@@ -42,11 +43,15 @@ pub fn wait_at_gate(gate: &OwnedFd) -> anyhow::Result<()> {
 /// waiting, so an init that died before reaching the gate gives an error, not a hang.
 pub fn open_gate(path: &Path, init_alive: impl Fn() -> bool) -> anyhow::Result<()> {
     // Non-blocking open succeeds with no writer yet; a blocked writer counts as one already.
-    let mut fifo: File = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-        .with_context(|| format!("open {}", path.display()))?;
+    let mut fifo = File::from(
+        openat(
+            None,
+            path,
+            OFlag::O_RDONLY | OFlag::O_NONBLOCK,
+            Mode::empty(),
+        )
+        .with_context(|| format!("open {}", path.display()))?,
+    );
     loop {
         let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
         let n = match poll(&mut fds, PollTimeout::from(100u16)) {

@@ -16,6 +16,7 @@ use super::channel::{Channel, Message};
 use super::exec_path::resolve_executable;
 use super::gate::wait_at_gate;
 use super::spawn::{hand_over, InitConfig};
+use super::user_env::with_home;
 use crate::namespaces::{
     open_joins, set_hostname_and_domain, setns_all, write_time_offsets, NsPlan, NsType,
 };
@@ -106,7 +107,11 @@ fn steps(cfg: &InitConfig, plan: &NsPlan, ch: &Channel) -> Result<Never, StageEr
             .context("bring up lo")
             .stage("network")?;
     }
-    let env = process.env().clone().unwrap_or_default();
+    let env = with_home(
+        process.env().clone().unwrap_or_default(),
+        process.user().uid(),
+        Path::new("/etc/passwd"),
+    );
     let cwd = process.cwd().clone();
     // chdir before switching user catches a missing cwd at create; a cwd only the user may
     // enter is retried after the switch.

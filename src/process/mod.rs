@@ -20,6 +20,7 @@ mod foreground;
 mod gate;
 mod init;
 mod spawn;
+mod user_env;
 
 pub use channel::{Channel, Message};
 pub use exec_path::resolve_executable;

@@ -176,8 +176,8 @@ pub fn statvfs_to_mount_flags(st: u64) -> MsFlags {
         (libc::ST_MANDLOCK, MsFlags::MS_MANDLOCK),
         (libc::ST_NOATIME, MsFlags::MS_NOATIME),
         (libc::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
-        (libc::ST_RELATIME, MsFlags::MS_RELATIME),
-        (0x2000, MS_NOSYMFOLLOW), // ST_NOSYMFOLLOW
+        (0x1000, MsFlags::MS_RELATIME), // ST_RELATIME (absent from musl's libc bindings)
+        (0x2000, MS_NOSYMFOLLOW),       // ST_NOSYMFOLLOW
     ];
     TABLE
         .iter()

@@ -76,12 +76,16 @@ fn syntax_error(path: &Path, bytes: &[u8], e: &serde_json::Error) -> Error {
     // serde_json's Display appends " at line L column C"; we report those as fields instead.
     let full = e.to_string();
     let suffix = format!(" at line {line} column {column}");
-    let mut msg = full.strip_suffix(&suffix).unwrap_or(&full).to_string();
+    let msg = full.strip_suffix(&suffix).unwrap_or(&full).to_string();
     // For a wrong type or value the JSON before the error is well formed, so the path of the
-    // field being read can be recovered from the text; for a syntax error it would mislead.
+    // field being read can be recovered from the text, and the error is an invalid config
+    // naming that field; for a syntax error a field would mislead.
     if e.classify() == Category::Data {
-        if let Some(field) = json_path_at(bytes, line, column) {
-            msg = format!("{field}: {msg}");
+        if let Some(field) = json_path_at(bytes, line, column).filter(|f| !f.starts_with('[')) {
+            return Error::InvalidConfig {
+                field,
+                reason: format!("{msg} ({}: line {line}, column {column})", path.display()),
+            };
         }
     }
     Error::ConfigSyntax {
@@ -181,20 +185,20 @@ mod tests {
         assert!(!msg.is_empty());
         let nested_in_field = format!("{{\"process\": {}", "[".repeat(100_000));
         let path = write_config(dir.path(), nested_in_field.as_bytes());
-        syntax(load_file(&path));
+        let msg = load_file(&path).unwrap_err().to_string();
+        assert!(msg.contains("line 1, column"), "{msg}");
     }
 
     #[test]
     fn wrong_type_names_field() {
         let dir = tempfile::tempdir().unwrap();
         let path = write_config(dir.path(), b"{\"ociVersion\": \"1.0.2\",\n \"process\": 5}");
-        let (line, column, msg) = syntax(load_file(&path));
-        assert_eq!(line, 2);
-        assert!(column > 0);
+        let msg = load_file(&path).unwrap_err().to_string();
         assert!(
-            msg.starts_with("process: invalid type: integer `5`"),
+            msg.starts_with("invalid config: process: invalid type: integer `5`"),
             "{msg}"
         );
+        assert!(msg.contains("line 2, column"), "{msg}");
     }
 
     #[test]
@@ -204,10 +208,9 @@ mod tests {
         let text = serde_json::to_string_pretty(&value).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = write_config(dir.path(), text.as_bytes());
-        let (line, _, msg) = syntax(load_file(&path));
-        assert!(line > 1);
+        let msg = load_file(&path).unwrap_err().to_string();
         assert!(
-            msg.starts_with("linux.namespaces[2].type: unknown variant `foo`"),
+            msg.starts_with("invalid config: linux.namespaces[2].type: unknown variant `foo`"),
             "{msg}"
         );
     }
@@ -219,8 +222,11 @@ mod tests {
             dir.path(),
             br#"{"ociVersion": "1.0.2", "process": {"args": ["sh"]}}"#,
         );
-        let (_, _, msg) = syntax(load_file(&path));
-        assert!(msg.starts_with("process: missing field"), "{msg}");
+        let msg = load_file(&path).unwrap_err().to_string();
+        assert!(
+            msg.starts_with("invalid config: process: missing field"),
+            "{msg}"
+        );
     }
 
     #[test]

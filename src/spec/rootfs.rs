@@ -1,7 +1,7 @@
 //! Where the container's root filesystem is on the host.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use super::load::io_reason;
 use super::Spec;
@@ -17,6 +17,12 @@ pub fn rootfs_path(spec: &Spec, bundle: &Path) -> Result<PathBuf, Error> {
     let path = root.path();
     if path.as_os_str().is_empty() {
         return Err(Error::invalid("root.path", "must not be empty"));
+    }
+    if path.is_relative() && escapes(path) {
+        return Err(Error::invalid(
+            "root.path",
+            format!("{}: a relative path must stay inside the bundle", path.display()),
+        ));
     }
     let joined = bundle.join(path); // `join` keeps `path` as is when it is absolute
     let resolved = fs::canonicalize(&joined).map_err(|e| {
@@ -34,6 +40,22 @@ pub fn rootfs_path(spec: &Spec, bundle: &Path) -> Result<PathBuf, Error> {
     Ok(resolved)
 }
 
+/// Does a relative path climb above its starting directory (`../x`, `a/../../x`)?
+fn escapes(path: &Path) -> bool {
+    let mut depth: i32 = 0;
+    for c in path.components() {
+        match c {
+            Component::ParentDir => depth -= 1,
+            Component::Normal(_) => depth += 1,
+            _ => {}
+        }
+        if depth < 0 {
+            return true;
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,6 +69,19 @@ mod tests {
         let got = rootfs_path(&spec, bundle.path()).unwrap();
         assert_eq!(got, fs::canonicalize(bundle.path().join("rootfs")).unwrap());
         assert!(got.is_absolute());
+    }
+
+    #[test]
+    fn relative_path_escaping_the_bundle_is_refused() {
+        let bundle = tempfile::tempdir().unwrap();
+        fs::create_dir(bundle.path().join("rootfs")).unwrap();
+        for p in ["../rootfs", "rootfs/../../x", ".."] {
+            let spec = patched(|v| v["root"]["path"] = p.into());
+            let err = rootfs_path(&spec, bundle.path()).unwrap_err().to_string();
+            assert!(err.starts_with("invalid config: root.path:"), "{p}: {err}");
+        }
+        let spec = patched(|v| v["root"]["path"] = "rootfs/../rootfs".into());
+        assert!(rootfs_path(&spec, bundle.path()).is_ok());
     }
 
     #[test]
