@@ -3,6 +3,7 @@
 //! → (`spec`, `state`) → `sys`. Lower layers never import higher ones.
 #![deny(unsafe_code)]
 
+pub mod cgroups;
 pub mod error;
 pub mod logging;
 pub mod namespaces;
