@@ -51,6 +51,8 @@ mod unified;
 mod validate;
 
 #[cfg(test)]
+mod kernel_tests;
+#[cfg(test)]
 mod testutil;
 
 pub use cgroup::{as_unavailable, remove_dir, Cgroup, DEFAULT_REMOVE_TIMEOUT};
