@@ -5,8 +5,8 @@
 //! Semantics (those of cgroup v1's devices.allow/deny, which OCI describes): rules apply in
 //! order; for each access bit (m, r, w) of a request the *last* rule matching the device and
 //! containing that bit decides; a bit no rule decides gets the default, which starts as deny
-//! and is reset by a whole-wildcard rule (`a *:* rwm`). A request is allowed only if all its
-//! bits are.
+//! and is reset by a whole-wildcard rule (`a *:*`, any access letters, as in cgroup v1). A
+//! request is allowed only if all its bits are.
 //!
 //! Where the defaults go: right after the last whole-wildcard rule of the user's list (or
 //! first when there is none). runc appends them at the very end instead; the only
@@ -56,12 +56,10 @@ impl DeviceRule {
         }
     }
 
-    /// Matches every device with every access: resets the default.
+    /// `a *:*`: resets the default to this rule's verdict, whatever its access letters say
+    /// (cgroup v1 read only the `a` of such a line, and runc's emulator does the same).
     pub fn is_whole_wildcard(&self) -> bool {
-        self.kind == DevKind::All
-            && self.major.is_none()
-            && self.minor.is_none()
-            && self.access == ACC_ALL
+        self.kind == DevKind::All && self.major.is_none() && self.minor.is_none()
     }
 
     fn matches(&self, kind: DevKind, major: u32, minor: u32) -> bool {
@@ -342,6 +340,18 @@ mod tests {
         ]);
         assert!(r.allows(DevKind::Char, 1, 3, ACC_READ));
         assert!(!r.allows(DevKind::Char, 1, 3, ACC_WRITE));
+    }
+
+    #[test]
+    fn any_a_wildcard_is_a_reset() {
+        let r = DeviceRules::for_container(Some(&rules(r#"[{"allow":false,"access":"r"}]"#)), &[])
+            .unwrap();
+        assert!(!r.default_allow);
+        assert!(
+            r.allows(DevKind::Char, 1, 3, ACC_WRITE),
+            "defaults follow the reset"
+        );
+        assert!(!r.allows(DevKind::Char, 4, 1, ACC_MKNOD | ACC_READ));
     }
 
     #[test]
