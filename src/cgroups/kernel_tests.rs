@@ -194,8 +194,8 @@ fn ticker_pipe() -> (OwnedFd, OwnedFd) {
 }
 
 /// Membership, freeze/thaw, kill, remove: core cgroup v2, no controller needed.
-fn lifecycle(h: &Hierarchy, name: &str) {
-    let mut t = TestCg::create(h, name, "{}", None).unwrap();
+fn lifecycle(h: &Hierarchy, name: &str, res: &str) {
+    let mut t = TestCg::create(h, name, res, None).unwrap();
     let (r, w) = ticker_pipe();
     let a = t.spawn(|| ticker(&w));
     let b = t.spawn(sleeper);
@@ -233,7 +233,7 @@ fn lifecycle(h: &Hierarchy, name: &str) {
 #[test]
 fn host_lifecycle_without_controllers() {
     let Some(h) = host_ready() else { return };
-    lifecycle(&h, "life");
+    lifecycle(&h, "life", "{}");
 }
 
 #[test]
@@ -323,7 +323,11 @@ fn host_nested_path_and_existing_busy_cgroup() {
 #[test]
 fn v2_lifecycle_with_controllers_enabled() {
     let Some(h) = v2_ready() else { return };
-    lifecycle(&h, "life2");
+    lifecycle(
+        &h,
+        "life2",
+        r#"{"memory":{"limit":67108864},"pids":{"limit":32},"cpu":{"quota":50000,"period":100000}}"#,
+    );
 }
 
 #[test]
