@@ -30,6 +30,10 @@ pub enum Error {
         column: usize,
         msg: String,
     },
+    /// A resource asks for a cgroup v2 controller this host cannot give (not in the cgroup2
+    /// hierarchy, bound to cgroup v1, or not delegated down the path); `reason` says which.
+    #[error("cgroup controller {controller:?} is not available: {reason}")]
+    ControllerUnavailable { controller: String, reason: String },
     /// The container is in a status that does not allow the action.
     #[error("{0}")]
     WrongStatus(String),

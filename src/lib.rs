@@ -4,6 +4,7 @@
 #![deny(unsafe_code)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+pub mod cgroups;
 pub mod cli;
 pub mod container;
 pub mod error;
