@@ -90,7 +90,7 @@ impl TestCg {
     fn spawn<F: FnOnce() -> i32>(&mut self, body: F) -> Pid {
         let fd = self.cg.open_fd().unwrap();
         match clone_fork(0, Some(fd.as_raw_fd())).unwrap() {
-            Forked::Child => exit_now(body()),
+            Forked::Child { .. } => exit_now(body()),
             Forked::Parent(pid) => {
                 self.children.push(pid);
                 pid
@@ -302,7 +302,7 @@ fn host_nested_path_and_existing_busy_cgroup() {
     assert!(cg.dir().ends_with("a/b"));
     let fd = cg.open_fd().unwrap();
     let child = match clone_fork(0, Some(fd.as_raw_fd())).unwrap() {
-        Forked::Child => exit_now(sleeper()),
+        Forked::Child { .. } => exit_now(sleeper()),
         Forked::Parent(p) => p,
     };
     let e = Cgroup::create(&h, &path, &r, None).unwrap_err();

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use super::update::UpdateArgs;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "sangja",
@@ -83,6 +85,8 @@ pub struct CreateArgs {
     pub id: String,
 }
 
+// Parsed once per run; boxing a variant would only cost indirection.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create a container, leaving its init waiting for `start`
@@ -127,6 +131,32 @@ pub enum Command {
         /// Print only the ids
         #[arg(short, long)]
         quiet: bool,
+    },
+    /// Freeze every process of a container
+    Pause { id: String },
+    /// Thaw a paused container
+    Resume { id: String },
+    /// List the processes of a container
+    Ps {
+        /// table (runs ps with the given arguments) or json (host pids)
+        #[arg(short = 'f', long, value_enum, default_value = "table")]
+        format: ListFormat,
+        id: String,
+        /// Arguments for ps (default -ef)
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
+    },
+    /// Change the resource limits of a container
+    Update(UpdateArgs),
+    /// Show container events and resource statistics
+    Events {
+        /// Print the statistics once and exit
+        #[arg(long)]
+        stats: bool,
+        /// Interval between statistics (e.g. 5s, 500ms)
+        #[arg(long, default_value = "5s")]
+        interval: String,
+        id: String,
     },
     /// Write a default config.json
     Spec {

@@ -8,8 +8,9 @@ use anyhow::{bail, Context};
 use nix::sys::signal::Signal;
 
 use super::args::{Cli, Command, CreateArgs, GlobalOptions, ListFormat};
-use super::output::{list_json, list_table, state_json};
+use super::output::{list_json, list_table, parse_duration, ps_table, state_json};
 use super::signal::parse_signal;
+use super::update::resources_from;
 use crate::container::{self, CreateOptions, RunOptions};
 use crate::logging;
 use crate::spec;
@@ -75,6 +76,37 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             };
             io::stdout().write_all(text.as_bytes())?;
         }
+        Command::Pause { id } => container::pause(&store, &id)?,
+        Command::Resume { id } => container::resume(&store, &id)?,
+        Command::Ps {
+            format,
+            id,
+            ps_args,
+        } => {
+            let pids = container::pids(&store, &id)?;
+            let text = if format == ListFormat::Json {
+                format!("{}\n", serde_json::to_string(&pids)?)
+            } else {
+                ps_table(&pids, &ps_args)?
+            };
+            io::stdout().write_all(text.as_bytes())?;
+        }
+        Command::Update(args) => {
+            container::update(&store, &args.id, &resources_from(&args)?)?;
+        }
+        Command::Events {
+            stats,
+            interval,
+            id,
+        } => {
+            let interval = parse_duration(&interval)?;
+            let mut out = io::stdout();
+            container::events(&store, &id, stats, interval, &mut |e| {
+                writeln!(out, "{}", serde_json::to_string(e)?)?;
+                out.flush()?;
+                Ok(())
+            })?;
+        }
         Command::Spec { bundle, rootless } => write_spec(bundle, rootless)?,
     }
     Ok(0)
@@ -90,14 +122,13 @@ fn create_options(a: CreateArgs, g: &GlobalOptions) -> CreateOptions {
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
         debug: g.debug,
+        systemd_cgroup: g.systemd_cgroup,
     }
 }
 
-/// Global flags that ask for something sangja cannot do yet are refused, never ignored.
+/// Global flags that ask for something sangja cannot do yet are refused, never ignored
+/// (`--systemd-cgroup` is refused by `create`, where it would matter).
 fn check_unsupported_globals(g: &GlobalOptions) -> anyhow::Result<()> {
-    if g.systemd_cgroup {
-        bail!("--systemd-cgroup: the systemd cgroup driver is not supported");
-    }
     match g.rootless.as_deref() {
         None | Some("false") | Some("auto") => Ok(()),
         Some("true") if nix::unistd::geteuid().is_root() => {

@@ -6,6 +6,7 @@ mod args;
 mod commands;
 mod output;
 mod signal;
+mod update;
 
 pub use args::{Cli, Command, GlobalOptions, LogFormat};
 pub use commands::dispatch;

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use nix::sys::signal::{kill, Signal};
 
+use super::cgroup;
 use super::rollback::Rollback;
 use crate::error::Error;
 use crate::process::{create_gate, spawn_init, InitConfig, Spawned};
@@ -28,6 +29,8 @@ pub struct CreateOptions {
     pub preserve_fds: u32,
     /// Forward init's debug records to `log`.
     pub debug: bool,
+    /// `--systemd-cgroup`: refused when a container is made, as no D-Bus driver exists yet.
+    pub systemd_cgroup: bool,
 }
 
 /// Create the container; returns its init waiting at the start gate.
@@ -43,12 +46,20 @@ pub fn create(
     spec::validate(&spec, &bundle)?;
     let rootfs = spec::rootfs_path(&spec, &bundle)?;
     check_terminal(&spec, opts)?;
+    let cgroup_plan = cgroup::plan(&spec, &opts.id, opts.systemd_cgroup)?;
 
     let lock = store.create_dir(&opts.id)?;
     let mut rollback = Rollback::default();
     let (s, id) = (store.clone(), opts.id.clone());
     rollback.push("remove state directory", move || s.remove(&id));
     let result = (|| {
+        let cg = cgroup::create(&cgroup_plan)?;
+        let undo = cg.clone();
+        rollback.push("remove cgroup", move || {
+            undo.kill_all()?;
+            undo.remove()
+        });
+        let cgroup_fd = cg.open_fd()?;
         let gate = create_gate(&store.fifo_path(&opts.id))?;
         let cfg = InitConfig {
             id: &opts.id,
@@ -56,6 +67,7 @@ pub fn create(
             rootfs: &rootfs,
             bundle: &bundle,
             gate: &gate,
+            cgroup: Some(&cgroup_fd),
             no_pivot: opts.no_pivot,
             no_new_keyring: opts.no_new_keyring,
             preserve_fds: opts.preserve_fds,
@@ -82,6 +94,7 @@ pub fn create(
                 .into_iter()
                 .collect(),
             own_pid_ns: spawned.own_pid_ns,
+            cgroup_path: Some(cgroup_plan.path.as_str().to_string()),
         };
         store.save(&state)?;
         if let Some(pid_file) = &opts.pid_file {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::bail;
 use nix::sys::signal::Signal;
 
-use super::status_of;
+use super::{cgroup, status_of};
 use crate::error::Error;
 use crate::state::{validate_id, State, Status, Store};
 
@@ -29,6 +29,15 @@ pub fn delete(store: &Store, id: &str, force: bool) -> anyhow::Result<()> {
     match status_of(store, &state) {
         Status::Stopped => {}
         Status::Created => kill_and_wait(&state)?,
+        Status::Paused if force => {
+            // A frozen init cannot die until thawed; cgroup.kill handles it, plain SIGKILL
+            // needs the thaw.
+            if let Some(cg) = cgroup::open(&state)? {
+                cg.kill_all()?;
+                let _ = cg.thaw();
+            }
+            kill_and_wait(&state)?
+        }
         _ if force => kill_and_wait(&state)?,
         status => {
             return Err(Error::WrongStatus(format!(
@@ -37,9 +46,28 @@ pub fn delete(store: &Store, id: &str, force: bool) -> anyhow::Result<()> {
             .into())
         }
     }
-    store.remove(id)?;
+    teardown(store, &state)?;
     drop(lock);
     Ok(())
+}
+
+/// Remove everything the container had, keeping on past failures and reporting them all.
+fn teardown(store: &Store, state: &State) -> anyhow::Result<()> {
+    let mut errors: Vec<String> = Vec::new();
+    // Processes left in the cgroup (a container without its own pid namespace) go too.
+    let cgroup = cgroup::open(state)
+        .and_then(|cg| cg.map_or(Ok(()), |cg| cg.kill_all().and_then(|()| cg.remove())));
+    if let Err(e) = cgroup {
+        errors.push(format!("{e:#}"));
+    }
+    if let Err(e) = store.remove(&state.id) {
+        errors.push(format!("{e:#}"));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        bail!("delete {}: {}", state.id, errors.join("; "))
+    }
 }
 
 fn is_not_found(e: &anyhow::Error) -> bool {

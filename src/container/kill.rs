@@ -7,7 +7,7 @@ use nix::errno::Errno;
 use nix::sys::signal::{kill as send, Signal};
 use nix::unistd::Pid;
 
-use super::status_of;
+use super::{cgroup, status_of};
 use crate::error::Error;
 use crate::state::{validate_id, State, Store};
 
@@ -17,6 +17,11 @@ pub fn kill(store: &Store, id: &str, signal: Signal, all: bool) -> anyhow::Resul
     let state = store.load(id)?;
     if !status_of(store, &state).can_kill() {
         return Err(Error::WrongStatus("container not running".into()).into());
+    }
+    if all {
+        if let Some(cg) = cgroup::open(&state)? {
+            return cg.signal_all(signal);
+        }
     }
     if all && state.own_pid_ns {
         for pid in pids_in_namespace_of(&state)? {
@@ -34,8 +39,8 @@ pub fn kill(store: &Store, id: &str, signal: Signal, all: bool) -> anyhow::Resul
     }
 }
 
-/// Host pids of every process in the pid namespace of the container's init. Until cgroups
-/// track membership, the namespace is the container's boundary.
+/// Host pids of every process in the pid namespace of the container's init: the boundary of
+/// a container recorded without a cgroup.
 pub(crate) fn pids_in_namespace_of(state: &State) -> anyhow::Result<Vec<i32>> {
     let target = fs::read_link(format!("/proc/{}/ns/pid", state.pid))
         .with_context(|| format!("read pid namespace of {}", state.pid))?;

@@ -1,29 +1,41 @@
-//! The lifecycle API: create, start, run, kill, delete, state and list. The only writer of
+//! The lifecycle API: create, start, run, kill, delete, state, list, pause, resume, ps,
+//! update and events. The only writer of
 //! state. Drives `process`; uses `state`, `spec`, `namespaces` (for the plan), `error`.
 
+mod cgroup;
 mod create;
 mod delete;
+mod events;
 mod kill;
+mod pause;
+mod ps;
 mod rollback;
 mod run;
 mod start;
+mod update;
 mod view;
 
 pub use create::{create, CreateOptions};
 pub use delete::delete;
+pub use events::{events, Event};
 pub use kill::kill;
+pub use pause::{pause, resume};
+pub use ps::pids;
 pub use run::{run, RunOptions};
 pub use start::start;
+pub use update::update;
 pub use view::{list, state, ContainerView};
 
 use crate::state::{State, Status, Store};
 
-/// Status of a recorded container, derived from facts. Pause comes with cgroup freezing;
-/// until then no container can be frozen.
+/// Status of a recorded container, derived from facts: init alive (pid + start time),
+/// cgroup frozen, start gate present.
 pub(crate) fn status_of(store: &Store, state: &State) -> Status {
-    Status::derive(
-        state.init_alive(),
-        false,
-        store.fifo_path(&state.id).exists(),
-    )
+    let alive = state.init_alive();
+    let frozen = alive
+        && cgroup::open(state)
+            .ok()
+            .flatten()
+            .is_some_and(|cg| cg.is_frozen().unwrap_or(false));
+    Status::derive(alive, frozen, store.fifo_path(&state.id).exists())
 }

@@ -5,6 +5,8 @@
 //! user → signal mask and fd hygiene → execve.
 
 use std::ffi::CString;
+use std::io::Write;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context};
@@ -22,8 +24,10 @@ use crate::namespaces::{
 };
 use crate::rootfs::{self, RootfsOptions};
 use crate::sys::clone::{clone_fork, Forked};
+use crate::sys::open::openat;
 use crate::sys::process::{exit_now, join_session_keyring};
 use crate::sys::{fd, netif};
+use nix::fcntl::OFlag;
 
 /// A failed step: which stage, and the cause chain.
 struct StageError {
@@ -52,8 +56,8 @@ impl<T> Stage<T> for anyhow::Result<T> {
 }
 
 /// Run init's steps and exec the container process; never returns.
-pub(super) fn run_init(cfg: &InitConfig, plan: &NsPlan, ch: Channel) -> ! {
-    let err = match steps(cfg, plan, &ch) {
+pub(super) fn run_init(cfg: &InitConfig, plan: &NsPlan, ch: Channel, join_cgroup: bool) -> ! {
+    let err = match steps(cfg, plan, &ch, join_cgroup) {
         Ok(never) => match never {},
         Err(e) => e,
     };
@@ -75,7 +79,17 @@ enum Never {}
 /// Stages after `Ready`: the parent has stopped listening by then.
 const AFTER_READY: [&str; 4] = ["start gate", "user", "cwd", "exec"];
 
-fn steps(cfg: &InitConfig, plan: &NsPlan, ch: &Channel) -> Result<Never, StageError> {
+fn steps(
+    cfg: &InitConfig,
+    plan: &NsPlan,
+    ch: &Channel,
+    join_cgroup: bool,
+) -> Result<Never, StageError> {
+    if let (true, Some(fd)) = (join_cgroup, cfg.cgroup) {
+        // The clone could not place us (old kernel or filtered clone3): join before anything
+        // else, and before a second fork, so every process of the container is inside.
+        join_cgroup_fd(fd).stage("cgroup")?;
+    }
     nix::unistd::chdir(cfg.bundle)
         .with_context(|| format!("chdir to bundle {}", cfg.bundle.display()))
         .stage("bundle")?;
@@ -176,11 +190,25 @@ fn enter_namespaces(cfg: &InitConfig, plan: &NsPlan, ch: &Channel) -> anyhow::Re
     }
     if plan.second_fork {
         match clone_fork(0, None).context("fork into the pid/time namespace")? {
-            Forked::Child => {}
+            Forked::Child { .. } => {}
             Forked::Parent(pid) => hand_over(ch, pid),
         }
     }
     Ok(())
+}
+
+/// Move ourselves into the cgroup open at `dir` ("0" names the writer).
+fn join_cgroup_fd(dir: &OwnedFd) -> anyhow::Result<()> {
+    let procs = openat(
+        Some(dir.as_fd()),
+        "cgroup.procs",
+        OFlag::O_WRONLY,
+        nix::sys::stat::Mode::empty(),
+    )
+    .context("open cgroup.procs")?;
+    std::fs::File::from(procs)
+        .write_all(b"0")
+        .context("join the container cgroup")
 }
 
 /// Supplementary groups, then gid, then uid (after which we could no longer change groups).

@@ -2,7 +2,7 @@
 //! (uid/gid maps), learn its real pid after a second fork, and wait for "ready" at the gate.
 //! On any failure the half-made init is killed before the error is returned.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context};
@@ -27,6 +27,8 @@ pub struct InitConfig<'a> {
     pub bundle: &'a Path,
     /// O_PATH handle of the start gate (exec.fifo).
     pub gate: &'a OwnedFd,
+    /// The container's cgroup directory: init is born in it (CLONE_INTO_CGROUP).
+    pub cgroup: Option<&'a OwnedFd>,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     /// fds 3..3+N are passed to the container process.
@@ -48,12 +50,13 @@ pub struct Spawned {
 pub fn spawn_init(cfg: &InitConfig, on_log: &mut dyn FnMut(&str, &str)) -> anyhow::Result<Spawned> {
     let plan = NsPlan::from_spec(cfg.spec);
     let (parent, child) = Channel::pair()?;
-    let forked =
-        clone_fork(plan.clone_flags.bits() as u64, None).context("clone the container init")?;
+    let cgroup_fd = cfg.cgroup.map(|fd| fd.as_raw_fd());
+    let forked = clone_fork(plan.clone_flags.bits() as u64, cgroup_fd)
+        .context("clone the container init")?;
     let first = match forked {
-        Forked::Child => {
+        Forked::Child { in_cgroup } => {
             drop(parent);
-            run_init(cfg, &plan, child)
+            run_init(cfg, &plan, child, !in_cgroup)
         }
         Forked::Parent(pid) => pid,
     };

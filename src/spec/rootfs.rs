@@ -21,7 +21,10 @@ pub fn rootfs_path(spec: &Spec, bundle: &Path) -> Result<PathBuf, Error> {
     if path.is_relative() && escapes(path) {
         return Err(Error::invalid(
             "root.path",
-            format!("{}: a relative path must stay inside the bundle", path.display()),
+            format!(
+                "{}: a relative path must stay inside the bundle",
+                path.display()
+            ),
         ));
     }
     let joined = bundle.join(path); // `join` keeps `path` as is when it is absolute

@@ -27,6 +27,9 @@ pub struct State {
     /// every process in it.
     #[serde(default)]
     pub own_pid_ns: bool,
+    /// The container's cgroup (cgroup2 path from the hierarchy root).
+    #[serde(default)]
+    pub cgroup_path: Option<String>,
 }
 
 impl State {

@@ -157,6 +157,7 @@ mod tests {
             owner: String::new(),
             annotations: Default::default(),
             own_pid_ns: true,
+            cgroup_path: Some("/sangja/c".into()),
         }
     }
 

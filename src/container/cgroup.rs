@@ -1,0 +1,70 @@
+//! The container's cgroup as the lifecycle sees it: planned from the spec before any side
+//! effect, created before clone (init is born inside), reopened from state afterwards.
+
+use oci_spec::runtime::LinuxResources;
+
+use crate::cgroups::{
+    resolve_path, validate_resources, Cgroup, CgroupPath, DeviceRules, Driver, Hierarchy,
+};
+use crate::spec::Spec;
+use crate::state::State;
+
+/// Everything needed to create the cgroup, all checked.
+pub struct CgroupPlan {
+    hierarchy: Hierarchy,
+    pub path: CgroupPath,
+    resources: LinuxResources,
+    rules: DeviceRules,
+}
+
+/// Validate `linux.resources` and resolve `linux.cgroupsPath` (no side effect).
+pub fn plan(spec: &Spec, id: &str, systemd: bool) -> anyhow::Result<CgroupPlan> {
+    let linux = spec.linux().as_ref();
+    let resources = linux
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default();
+    validate_resources(&resources)?;
+    let rules = DeviceRules::for_container(
+        resources.devices().as_deref(),
+        linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]),
+    )?;
+    let hierarchy = Hierarchy::discover()?;
+    let driver = if systemd { Driver::Systemd } else { Driver::Fs };
+    let path = resolve_path(
+        linux
+            .and_then(|l| l.cgroups_path().as_ref())
+            .and_then(|p| p.to_str()),
+        id,
+        &hierarchy.own,
+        driver,
+    )?;
+    Ok(CgroupPlan {
+        hierarchy,
+        path,
+        resources,
+        rules,
+    })
+}
+
+/// Make the cgroup with its limits and device program.
+pub fn create(plan: &CgroupPlan) -> anyhow::Result<Cgroup> {
+    Cgroup::create(
+        &plan.hierarchy,
+        &plan.path,
+        &plan.resources,
+        Some(&plan.rules),
+    )
+}
+
+/// The recorded container's cgroup; `None` when it has none or it is already gone.
+pub fn open(state: &State) -> anyhow::Result<Option<Cgroup>> {
+    let Some(path) = &state.cgroup_path else {
+        return Ok(None);
+    };
+    let path = CgroupPath::new(path)?;
+    let hierarchy = Hierarchy::discover()?;
+    if !hierarchy.dir_of(path.as_str())?.exists() {
+        return Ok(None);
+    }
+    Cgroup::open(&hierarchy, &path).map(Some)
+}
