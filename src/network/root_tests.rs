@@ -1,0 +1,1 @@
+//! Root-only tests (filled below).
