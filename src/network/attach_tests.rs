@@ -22,15 +22,15 @@ impl Firewall for FakeFw {
         if s.fail_add {
             bail!("nft: Could not process rule: File exists");
         }
-        for line in crate::network::nft::remove_statements(r) {
-            s.elements.insert(line);
+        for e in crate::network::nft::elements(r) {
+            s.elements.insert(format!("{} {}", e.set, e.full));
         }
         Ok(())
     }
     fn remove(&mut self, r: &Rules) -> Result<()> {
         let mut s = self.0.lock().unwrap();
-        for line in crate::network::nft::remove_statements(r) {
-            s.elements.remove(&line);
+        for e in crate::network::nft::elements(r) {
+            s.elements.remove(&format!("{} {}", e.set, e.full));
         }
         Ok(())
     }

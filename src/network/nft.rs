@@ -30,6 +30,7 @@
 //! no permissively licensed Rust library. `nft` is needed only when a container asks for NAT or
 //! published ports; its absence is an error that names it.
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -92,40 +93,88 @@ pub fn table_batch() -> String {
     )
 }
 
-fn port_key(p: &PortMapping) -> (&'static str, String) {
-    match p.host_ip {
-        Some(ip) => ("hostports", format!("{ip} . {} . {}", p.proto, p.host_port)),
-        None => ("ports", format!("{} . {}", p.proto, p.host_port)),
+/// One per-container element: the set or map, its key, and its full text as nft prints it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Element {
+    pub set: &'static str,
+    pub key: String,
+    pub full: String,
+}
+
+/// The container's elements: its masquerade entry, then one per published port.
+pub fn elements(r: &Rules) -> Vec<Element> {
+    let mut out = Vec::new();
+    if r.nat {
+        let a = r.address.to_string();
+        out.push(Element {
+            set: "masq",
+            key: a.clone(),
+            full: a,
+        });
     }
+    for p in &r.ports {
+        let (set, key) = match p.host_ip {
+            Some(ip) => ("hostports", format!("{ip} . {} . {}", p.proto, p.host_port)),
+            None => ("ports", format!("{} . {}", p.proto, p.host_port)),
+        };
+        let full = format!("{key} : {} . {}", r.address, p.container_port);
+        out.push(Element { set, key, full });
+    }
+    out
 }
 
 /// The container's additions, one atomic batch.
 pub fn add_batch(r: &Rules) -> String {
     let t = TABLE;
     let mut b = format!("add element ip {t} subnets {{ {} }}\n", r.subnet);
-    if r.nat {
-        b.push_str(&format!("create element ip {t} masq {{ {} }}\n", r.address));
-    }
-    for p in &r.ports {
-        let (map, key) = port_key(p);
+    for e in elements(r) {
         b.push_str(&format!(
-            "create element ip {t} {map} {{ {key} : {} . {} }}\n",
-            r.address, p.container_port
+            "create element ip {t} {} {{ {} }}\n",
+            e.set, e.full
         ));
     }
     b
 }
 
-/// The container's deletions, one statement each.
-pub fn remove_statements(r: &Rules) -> Vec<String> {
-    let t = TABLE;
-    let mut out = Vec::new();
-    for p in &r.ports {
-        let (map, key) = port_key(p);
-        out.push(format!("delete element ip {t} {map} {{ {key} }}\n"));
-    }
-    if r.nat {
-        out.push(format!("delete element ip {t} masq {{ {} }}\n", r.address));
+/// Deletion statements for `els`, by key.
+pub fn delete_batch(els: &[Element]) -> String {
+    els.iter()
+        .map(|e| format!("delete element ip {TABLE} {} {{ {} }}\n", e.set, e.key))
+        .collect()
+}
+
+/// Every element of every set and map in `nft list table` output, as (set name, element text).
+pub fn parse_elements(listing: &str) -> HashSet<(String, String)> {
+    let mut out = HashSet::new();
+    let mut current: Option<String> = None;
+    let mut in_elems = false;
+    for line in listing.lines() {
+        let t = line.trim();
+        if let Some(rest) = t.strip_prefix("set ").or_else(|| t.strip_prefix("map ")) {
+            current = rest.split_whitespace().next().map(str::to_string);
+            continue;
+        }
+        let body = if let Some(rest) = t.strip_prefix("elements = {") {
+            in_elems = true;
+            rest
+        } else if in_elems {
+            t
+        } else {
+            continue;
+        };
+        let (body, done) = match body.strip_suffix('}') {
+            Some(b) => (b, true),
+            None => (body, false),
+        };
+        if let Some(set) = &current {
+            for e in body.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+                let e = e.split_whitespace().collect::<Vec<_>>().join(" ");
+                out.insert((set.clone(), e));
+            }
+        }
+        if done {
+            in_elems = false;
+        }
     }
     out
 }
@@ -192,6 +241,20 @@ impl NftCli {
         Ok(())
     }
 
+    fn list_table(&self) -> Result<String> {
+        let out = Command::new(&self.program)
+            .args(["list", "table", "ip", TABLE])
+            .stdin(Stdio::null())
+            .output()
+            .with_context(|| format!("run {}", self.program.display()))?;
+        if !out.status.success() {
+            let msg = String::from_utf8_lossy(&out.stderr);
+            let first = msg.lines().next().unwrap_or("").trim().to_string();
+            return Err(anyhow!(NftError(first)));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
     fn ensure_table(&self) -> Result<()> {
         match self.run(&table_batch()) {
             Ok(()) => Ok(()),
@@ -253,31 +316,27 @@ impl Firewall for NftCli {
     }
 
     fn remove(&mut self, rules: &Rules) -> Result<()> {
-        let stmts = remove_statements(rules);
-        if stmts.is_empty() {
+        let mine = elements(rules);
+        if mine.is_empty() {
             return Ok(());
         }
-        match self.run(&stmts.concat()) {
-            Ok(()) => return Ok(()),
-            Err(e) if !is_missing(&e) => {
-                return Err(e.context(format!("delete nftables elements of {}", rules.address)))
-            }
-            Err(_) => {}
+        // Delete only the elements that are there AND map to this container: a host port may
+        // belong to another container by now (after a failed create, or a reclaim).
+        let listing = match self.list_table() {
+            Ok(l) => l,
+            Err(e) if is_missing(&e) => return Ok(()),
+            Err(e) => return Err(e.context(format!("list nftables table ip {TABLE}"))),
+        };
+        let present = parse_elements(&listing);
+        let ours: Vec<Element> = mine
+            .into_iter()
+            .filter(|e| present.contains(&(e.set.to_string(), e.full.clone())))
+            .collect();
+        if ours.is_empty() {
+            return Ok(());
         }
-        // Some element (or the whole table) is gone already: delete the rest one by one.
-        let mut errors = Vec::new();
-        for s in stmts {
-            match self.run(&s) {
-                Ok(()) => {}
-                Err(e) if is_missing(&e) => {}
-                Err(e) => errors.push(format!("{}: {e:#}", s.trim())),
-            }
-        }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            bail!("{}", errors.join("; "))
-        }
+        self.run(&delete_batch(&ours))
+            .with_context(|| format!("delete nftables elements of {}", rules.address))
     }
 
     fn remove_subnet(&mut self, subnet: Subnet) -> Result<()> {
@@ -319,20 +378,65 @@ mod tests {
     }
 
     #[test]
-    fn removal_names_every_key() {
+    fn deletion_is_by_key() {
         assert_eq!(
-            remove_statements(&rules()),
-            vec![
-                "delete element ip sangja ports { tcp . 8080 }\n",
-                "delete element ip sangja hostports { 127.0.0.1 . udp . 5353 }\n",
-                "delete element ip sangja masq { 10.123.0.5 }\n",
-            ]
+            delete_batch(&elements(&rules())),
+            "delete element ip sangja masq { 10.123.0.5 }\n\
+             delete element ip sangja ports { tcp . 8080 }\n\
+             delete element ip sangja hostports { 127.0.0.1 . udp . 5353 }\n"
         );
         let mut r = rules();
         r.nat = false;
         r.ports.clear();
         assert!(!r.needed());
-        assert!(remove_statements(&r).is_empty());
+        assert!(elements(&r).is_empty());
+    }
+
+    #[test]
+    fn listing_is_parsed_into_elements() {
+        let listing = "table ip sangja {
+	set subnets {
+		type ipv4_addr
+		flags interval
+		elements = { 10.123.0.0/24 }
+	}
+	set masq {
+		type ipv4_addr
+		elements = { 10.123.0.5, 10.123.0.6 }
+	}
+	map ports {
+		type inet_proto . inet_service : ipv4_addr . inet_service
+		elements = { udp . 53 : 10.1.0.2 . 53,
+			     tcp . 8080 : 10.123.0.5 . 80 }
+	}
+	map hostports {
+		type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service
+	}
+	chain publish {
+		dnat ip to meta l4proto . th dport map @ports
+	}
+}
+";
+        let got = parse_elements(listing);
+        let want: HashSet<(String, String)> = [
+            ("subnets", "10.123.0.0/24"),
+            ("masq", "10.123.0.5"),
+            ("masq", "10.123.0.6"),
+            ("ports", "udp . 53 : 10.1.0.2 . 53"),
+            ("ports", "tcp . 8080 : 10.123.0.5 . 80"),
+        ]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+        assert_eq!(got, want);
+        // this container's port element is there; the same key mapping elsewhere would not match
+        let els = elements(&rules());
+        assert!(got.contains(&(els[1].set.to_string(), els[1].full.clone())));
+        let other = (
+            "ports".to_string(),
+            "tcp . 8080 : 10.123.0.9 . 80".to_string(),
+        );
+        assert!(!got.contains(&other));
     }
 
     #[test]
