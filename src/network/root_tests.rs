@@ -539,6 +539,30 @@ fn a_killed_container_is_fully_cleaned() {
     });
 }
 
+#[test]
+fn the_bridge_stays_until_the_network_is_removed() {
+    if skip("the_bridge_stays_until_the_network_is_removed") {
+        return;
+    }
+    in_test_host(|root| {
+        let c = NetnsProc::spawn()?;
+        let a = up(root, "only", &[(KEY_BRIDGE, "sjtest0")], &c)?;
+        let e = super::remove_network(root, "sjtest0", &alive).unwrap_err();
+        assert_eq!(e.to_string(), "network sjtest0 is still used by only");
+        detach(root, &a)?;
+        assert!(
+            run("ip", &["link", "show", "sjtest0"]).is_ok(),
+            "the bridge stays"
+        );
+        super::remove_network(root, "sjtest0", &alive)?;
+        assert!(run("ip", &["link", "show", "sjtest0"]).is_err());
+        assert!(!root.join("_networks/sjtest0").exists());
+        let subnets = run("nft", &["list", "set", "ip", "sangja", "subnets"])?;
+        assert!(!subnets.contains(&a.subnet.to_string()), "{subnets}");
+        Ok(())
+    });
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -554,7 +578,8 @@ fn bench_attach_against_ip_commands() {
     }
     in_test_host(|root| {
         const N: usize = 21;
-        let (mut att, mut det, mut att_nonat, mut ipcmd) = (vec![], vec![], vec![], vec![]);
+        let (mut att, mut det, mut att_nonat, mut ipcmd, mut ipdel) =
+            (vec![], vec![], vec![], vec![], vec![]);
         for i in 0..N {
             let c = NetnsProc::spawn()?;
             let t = Instant::now();
@@ -593,14 +618,18 @@ fn bench_attach_against_ip_commands() {
             run_in(&c, &["ip", "link", "set", "lo", "up"])?;
             run_in(&c, &["ip", "route", "add", "default", "via", "10.123.0.1"])?;
             ipcmd.push(t.elapsed());
+            let t = Instant::now();
             run("ip", &["link", "del", "vb0"])?;
+            ipdel.push(t.elapsed());
         }
         eprintln!(
-            "BENCH median of {N}: prepare+attach (NAT + 1 port) {:?}, without nft {:?}, detach {:?}, same veth setup with ip commands {:?}",
+            "BENCH median of {N}: prepare+attach (NAT + 1 port) {:?}, without nft {:?}, detach {:?}; \
+             same veth setup with ip commands {:?}, ip link del {:?}",
             median(att),
             median(att_nonat),
             median(det),
-            median(ipcmd)
+            median(ipcmd),
+            median(ipdel)
         );
         Ok(())
     });
