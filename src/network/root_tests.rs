@@ -45,7 +45,9 @@ fn skip(test: &str) -> bool {
     if why.is_empty() {
         return false;
     }
-    eprintln!(
+    // Straight to fd 2, past the test harness's capture, so a skip is seen.
+    let _ = writeln!(
+        std::io::stderr(),
         "SKIPPED {test}: {} (network root tests need root and {})",
         why.join(", "),
         TOOLS.join(", ")
