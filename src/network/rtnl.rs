@@ -187,7 +187,7 @@ impl Links for Rtnl {
         m.header.index = index;
         m.attributes.push(AddressAttribute::Local(IpAddr::V4(ip)));
         m.attributes.push(AddressAttribute::Address(IpAddr::V4(ip)));
-        let bits = u32::MAX >> prefix;
+        let bits = u32::MAX.checked_shr(u32::from(prefix)).unwrap_or(0);
         m.attributes
             .push(AddressAttribute::Broadcast(Ipv4Addr::from(
                 u32::from(ip) | bits,
