@@ -10,6 +10,7 @@ pub mod container;
 pub mod error;
 pub mod logging;
 pub mod namespaces;
+pub mod network;
 pub mod process;
 pub mod rootfs;
 pub mod spec;
