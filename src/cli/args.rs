@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use super::update::UpdateArgs;
+use crate::container::{NetworkMode, RunFlags};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -88,6 +89,50 @@ pub struct CreateArgs {
 // Parsed once per run; boxing a variant would only cost indirection.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
+pub enum NetworkCommand {
+    /// Remove a network no container uses: its bridge, NAT rules and files
+    Rm { name: String },
+}
+
+/// `sangja run`'s networking flags (sangja's own; runc has none).
+#[derive(Debug, Args)]
+pub struct NetworkArgs {
+    /// none (only lo), host (the host's network) or bridge[=NAME] (veth on a bridge, NAT)
+    #[arg(long)]
+    pub network: Option<NetworkMode>,
+    /// Publish a port: [HOSTIP:]HOSTPORT:CTRPORT[/tcp|udp] (implies --network bridge)
+    #[arg(short = 'p', long = "publish")]
+    pub publish: Vec<String>,
+    /// Static address on the bridge network
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// Subnet of the bridge network (IPv4 CIDR), when it is first made
+    #[arg(long)]
+    pub subnet: Option<String>,
+    /// Nameserver for the container's resolv.conf (repeatable)
+    #[arg(long)]
+    pub dns: Vec<String>,
+}
+
+impl NetworkArgs {
+    /// `None` when no flag was given, so the config is left alone.
+    pub fn to_flags(&self) -> Option<RunFlags> {
+        let any = self.network.is_some()
+            || !self.publish.is_empty()
+            || self.ip.is_some()
+            || self.subnet.is_some()
+            || !self.dns.is_empty();
+        any.then(|| RunFlags {
+            network: self.network.clone(),
+            publish: self.publish.clone(),
+            ip: self.ip.clone(),
+            subnet: self.subnet.clone(),
+            dns: self.dns.clone(),
+        })
+    }
+}
+
+#[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create a container, leaving its init waiting for `start`
     Create(CreateArgs),
@@ -123,6 +168,8 @@ pub enum Command {
         /// Accepted for compatibility: sangja is always a subreaper in the foreground
         #[arg(long = "no-subreaper", hide = true)]
         no_subreaper: bool,
+        #[command(flatten)]
+        net: NetworkArgs,
     },
     /// List containers
     List {
@@ -158,6 +205,9 @@ pub enum Command {
         interval: String,
         id: String,
     },
+    /// Manage sangja's bridge networks
+    #[command(subcommand)]
+    Network(NetworkCommand),
     /// Write a default config.json
     Spec {
         /// Directory to write config.json into

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use nix::sys::signal::Signal;
 
-use super::args::{Cli, Command, CreateArgs, GlobalOptions, ListFormat};
+use super::args::{Cli, Command, CreateArgs, GlobalOptions, ListFormat, NetworkCommand};
 use super::output::{list_json, list_table, parse_duration, ps_table, state_json};
 use super::signal::parse_signal;
 use super::update::resources_from;
@@ -57,9 +57,12 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             detach,
             keep,
             no_subreaper: _,
+            net,
         } => {
+            let mut create = create_options(create, g);
+            create.network_flags = net.to_flags();
             let opts = RunOptions {
-                create: create_options(create, g),
+                create,
                 detach,
                 keep,
             };
@@ -107,6 +110,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 Ok(())
             })?;
         }
+        Command::Network(NetworkCommand::Rm { name }) => container::remove_network(&store, &name)?,
         Command::Spec { bundle, rootless } => write_spec(bundle, rootless)?,
     }
     Ok(0)
@@ -123,6 +127,7 @@ fn create_options(a: CreateArgs, g: &GlobalOptions) -> CreateOptions {
         preserve_fds: a.preserve_fds,
         debug: g.debug,
         systemd_cgroup: g.systemd_cgroup,
+        network_flags: None,
     }
 }
 

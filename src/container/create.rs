@@ -10,8 +10,10 @@ use anyhow::{bail, Context};
 use nix::sys::signal::{kill, Signal};
 
 use super::cgroup;
+use super::network;
 use super::rollback::Rollback;
 use crate::error::Error;
+use crate::network::{apply_run_flags, Request, RunFlags};
 use crate::process::{create_gate, spawn_init, InitConfig, Spawned};
 use crate::spec;
 use crate::state::{validate_id, State, Store};
@@ -31,6 +33,8 @@ pub struct CreateOptions {
     pub debug: bool,
     /// `--systemd-cgroup`: refused when a container is made, as no D-Bus driver exists yet.
     pub systemd_cgroup: bool,
+    /// `sangja run`'s network flags, applied to the in-memory config of this run only.
+    pub network_flags: Option<RunFlags>,
 }
 
 /// Create the container; returns its init waiting at the start gate.
@@ -42,8 +46,12 @@ pub fn create(
     validate_id(&opts.id)?;
     let bundle = fs::canonicalize(&opts.bundle)
         .with_context(|| format!("bundle {}", opts.bundle.display()))?;
-    let spec = spec::load(&bundle)?;
+    let mut spec = spec::load(&bundle)?;
+    if let Some(flags) = &opts.network_flags {
+        apply_run_flags(&mut spec, flags)?;
+    }
     spec::validate(&spec, &bundle)?;
+    let net_request = Request::from_spec(&spec, &opts.id)?;
     let rootfs = spec::rootfs_path(&spec, &bundle)?;
     check_terminal(&spec, opts)?;
     let cgroup_plan = cgroup::plan(&spec, &opts.id, opts.systemd_cgroup)?;
@@ -60,6 +68,15 @@ pub fn create(
             undo.remove()
         });
         let cgroup_fd = cg.open_fd()?;
+        let net = match &net_request {
+            Some(req) => {
+                let prepared = network::prepare(store, req, &mut spec)?;
+                let (s, a) = (store.clone(), prepared.attachment.clone());
+                rollback.push("remove network", move || network::detach(&s, &a));
+                Some(prepared)
+            }
+            None => None,
+        };
         let gate = create_gate(&store.fifo_path(&opts.id))?;
         let cfg = InitConfig {
             id: &opts.id,
@@ -78,6 +95,16 @@ pub fn create(
         rollback.push("kill container init", move || {
             kill(pid, Signal::SIGKILL).context("kill init")
         });
+        let attachment = match &net {
+            Some(prepared) => {
+                let a = crate::network::attach(store.root(), prepared, pid.as_raw())?;
+                for note in &a.notes {
+                    log("debug", note);
+                }
+                Some(network::to_state(&a)?)
+            }
+            None => None,
+        };
         let state = State {
             id: opts.id.clone(),
             oci_version: spec.version().clone(),
@@ -95,6 +122,7 @@ pub fn create(
                 .collect(),
             own_pid_ns: spawned.own_pid_ns,
             cgroup_path: Some(cgroup_plan.path.as_str().to_string()),
+            network: attachment,
         };
         store.save(&state)?;
         if let Some(pid_file) = &opts.pid_file {

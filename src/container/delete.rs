@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::bail;
 use nix::sys::signal::Signal;
 
-use super::{cgroup, status_of};
+use super::{cgroup, network, status_of};
 use crate::error::Error;
 use crate::state::{validate_id, State, Status, Store};
 
@@ -59,6 +59,11 @@ fn teardown(store: &Store, state: &State) -> anyhow::Result<()> {
         .and_then(|cg| cg.map_or(Ok(()), |cg| cg.kill_all().and_then(|()| cg.remove())));
     if let Err(e) = cgroup {
         errors.push(format!("{e:#}"));
+    }
+    if let Some(stored) = &state.network {
+        if let Err(e) = network::from_state(stored).and_then(|a| network::detach(store, &a)) {
+            errors.push(format!("{e:#}"));
+        }
     }
     if let Err(e) = store.remove(&state.id) {
         errors.push(format!("{e:#}"));

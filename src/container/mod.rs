@@ -7,6 +7,7 @@ mod create;
 mod delete;
 mod events;
 mod kill;
+mod network;
 mod pause;
 mod ps;
 mod rollback;
@@ -15,10 +16,13 @@ mod start;
 mod update;
 mod view;
 
+/// The network flag types `run` takes, so the CLI need not reach below this layer.
+pub use crate::network::{NetworkMode, RunFlags};
 pub use create::{create, CreateOptions};
 pub use delete::delete;
 pub use events::{events, Event};
 pub use kill::kill;
+pub use network::remove_network;
 pub use pause::{pause, resume};
 pub use ps::pids;
 pub use run::{run, RunOptions};

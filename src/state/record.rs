@@ -30,6 +30,9 @@ pub struct State {
     /// The container's cgroup (cgroup2 path from the hierarchy root).
     #[serde(default)]
     pub cgroup_path: Option<String>,
+    /// What network teardown needs (opaque here: the network layer's attachment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<serde_json::Value>,
 }
 
 impl State {

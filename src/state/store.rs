@@ -158,6 +158,7 @@ mod tests {
             annotations: Default::default(),
             own_pid_ns: true,
             cgroup_path: Some("/sangja/c".into()),
+            network: None,
         }
     }
 
