@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use super::exec::ExecCliArgs;
 pub use super::update::UpdateArgs;
 use crate::container::{NetworkMode, RunFlags};
 
@@ -179,6 +180,8 @@ pub enum Command {
         #[arg(short, long)]
         quiet: bool,
     },
+    /// Run a new process inside a running container
+    Exec(ExecCliArgs),
     /// Freeze every process of a container
     Pause { id: String },
     /// Thaw a paused container

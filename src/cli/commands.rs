@@ -79,6 +79,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             };
             io::stdout().write_all(text.as_bytes())?;
         }
+        Command::Exec(args) => {
+            return container::exec(&store, &args.to_options(g.debug)?, &mut forward);
+        }
         Command::Pause { id } => container::pause(&store, &id)?,
         Command::Resume { id } => container::resume(&store, &id)?,
         Command::Ps {
@@ -128,6 +131,7 @@ fn create_options(a: CreateArgs, g: &GlobalOptions) -> CreateOptions {
         debug: g.debug,
         systemd_cgroup: g.systemd_cgroup,
         network_flags: None,
+        terminal_relay: false,
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod args;
 mod commands;
+mod exec;
 mod output;
 mod signal;
 mod update;

@@ -2,19 +2,17 @@
 //! state. A failure at any point unwinds what was made.
 
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use nix::sys::signal::{kill, Signal};
 
 use super::cgroup;
 use super::network;
+use super::pidfile::write_pid_file;
 use super::rollback::Rollback;
-use crate::error::Error;
 use crate::network::{apply_run_flags, Request, RunFlags};
-use crate::process::{create_gate, spawn_init, InitConfig, Spawned};
+use crate::process::{create_gate, send_to_console_socket, spawn_init, InitConfig, Spawned};
 use crate::spec;
 use crate::state::{validate_id, State, Store};
 use crate::sys::clock::rfc3339_now;
@@ -35,6 +33,8 @@ pub struct CreateOptions {
     pub systemd_cgroup: bool,
     /// `sangja run`'s network flags, applied to the in-memory config of this run only.
     pub network_flags: Option<RunFlags>,
+    /// A foreground `run` relays the terminal itself, so no console socket is needed.
+    pub terminal_relay: bool,
 }
 
 /// Create the container; returns its init waiting at the start gate.
@@ -90,7 +90,7 @@ pub fn create(
             preserve_fds: opts.preserve_fds,
             debug: opts.debug,
         };
-        let spawned = spawn_init(&cfg, log)?;
+        let mut spawned = spawn_init(&cfg, log)?;
         let pid = spawned.pid;
         rollback.push("kill container init", move || {
             kill(pid, Signal::SIGKILL).context("kill init")
@@ -125,6 +125,10 @@ pub fn create(
             network: attachment,
         };
         store.save(&state)?;
+        if let (Some(socket), Some((master, name))) = (&opts.console_socket, &spawned.console) {
+            send_to_console_socket(socket, master, name)?;
+            spawned.console = None;
+        }
         if let Some(pid_file) = &opts.pid_file {
             write_pid_file(pid_file, pid.as_raw())?;
         }
@@ -140,49 +144,21 @@ pub fn create(
     }
 }
 
-/// Terminals arrive with the exec/terminal work; until then refuse clearly instead of
-/// leaving a caller waiting on a console socket that never gets a pty.
+/// A terminal needs somewhere to go: the console socket, or a foreground relay (runc's rules).
 fn check_terminal(spec: &spec::Spec, opts: &CreateOptions) -> anyhow::Result<()> {
     let terminal = spec
         .process()
         .as_ref()
         .and_then(|p| p.terminal())
         .unwrap_or(false);
-    if terminal {
-        return Err(Error::invalid(
-            "process.terminal",
-            "terminal: true is not supported yet (set it to false)",
-        )
-        .into());
+    match (terminal, opts.console_socket.is_some()) {
+        (true, false) if !opts.terminal_relay => bail!(
+            "cannot allocate tty if sangja will detach without setting console socket \
+             (process.terminal is true: pass --console-socket)"
+        ),
+        (false, true) => bail!(
+            "cannot use console socket if sangja will not allocate tty (process.terminal is false)"
+        ),
+        _ => Ok(()),
     }
-    if opts.console_socket.is_some() {
-        bail!("--console-socket is only valid with process.terminal: true");
-    }
-    Ok(())
-}
-
-/// Decimal pid, no newline, written atomically: go-runc parses the whole file as an integer.
-fn write_pid_file(path: &Path, pid: i32) -> anyhow::Result<()> {
-    let path = std::path::absolute(path).with_context(|| format!("pid file {}", path.display()))?;
-    let dir = path.parent().unwrap_or(Path::new("/"));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o644)
-        .open(&tmp)
-        .with_context(|| format!("write pid file {}", tmp.display()))?;
-    let written = f
-        .write_all(pid.to_string().as_bytes())
-        .and_then(|()| f.sync_all());
-    let renamed = written.and_then(|()| fs::rename(&tmp, &path));
-    if let Err(e) = renamed {
-        let _ = fs::remove_file(&tmp);
-        return Err(e).with_context(|| format!("write pid file {}", path.display()));
-    }
-    Ok(())
 }

@@ -4,7 +4,7 @@
 use super::create::{create, CreateOptions};
 use super::delete::delete;
 use super::start::start;
-use crate::process::BlockedSignals;
+use crate::process::{relay_until_exit, BlockedSignals};
 use crate::state::Store;
 
 /// Flags of `run` beyond those of `create`.
@@ -29,9 +29,14 @@ pub fn run(
     // Blocked before the container exists: an init that exits at once still leaves its
     // SIGCHLD pending for us, so `run` never hangs.
     let signals = BlockedSignals::block()?;
-    let spawned = create(store, &opts.create, log)?;
+    let mut create_opts = opts.create.clone();
+    create_opts.terminal_relay = true;
+    let spawned = create(store, &create_opts, log)?;
     start_or_remove(store, id)?;
-    let code = signals.wait_for_exit(spawned.pid)?;
+    let code = match spawned.console {
+        Some((master, _)) => relay_until_exit(master, spawned.pid, &signals)?,
+        None => signals.wait_for_exit(spawned.pid)?,
+    };
     drop(signals);
     if !opts.keep {
         delete(store, id, true)?;

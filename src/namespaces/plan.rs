@@ -27,6 +27,17 @@ pub enum NsType {
 }
 
 impl NsType {
+    pub const ALL: [NsType; 8] = [
+        NsType::User,
+        NsType::Pid,
+        NsType::Ipc,
+        NsType::Uts,
+        NsType::Net,
+        NsType::Cgroup,
+        NsType::Time,
+        NsType::Mount,
+    ];
+
     pub fn flag(self) -> CloneFlags {
         match self {
             NsType::User => CloneFlags::CLONE_NEWUSER,
@@ -133,6 +144,23 @@ impl NsPlan {
         }
     }
 
+    /// Join all of `joins` and make nothing new (how `exec` enters a container); a joined
+    /// pid or time namespace takes a second fork.
+    pub fn joining(mut joins: Vec<(NsType, PathBuf)>) -> NsPlan {
+        joins.sort_by_key(|(t, _)| *t);
+        let second_fork = joins
+            .iter()
+            .any(|(t, _)| matches!(t, NsType::Pid | NsType::Time));
+        NsPlan {
+            clone_flags: CloneFlags::empty(),
+            joins,
+            unshare_flags: CloneFlags::empty(),
+            new_user: false,
+            second_fork,
+            new_types: Vec::new(),
+        }
+    }
+
     /// Does the container get a namespace of this type of its own?
     pub fn has_new(&self, t: NsType) -> bool {
         self.new_types.contains(&t)
@@ -180,6 +208,17 @@ mod tests {
     fn time_namespace_needs_the_second_fork() {
         let p = NsPlan::from_spec(&spec(r#"[{"type":"time"},{"type":"mount"}]"#));
         assert!(p.second_fork && p.clone_flags.is_empty());
+    }
+
+    #[test]
+    fn joining_forks_only_for_pid_or_time() {
+        let p = NsPlan::joining(vec![
+            (NsType::Mount, "/m".into()),
+            (NsType::User, "/u".into()),
+        ]);
+        assert!(!p.second_fork && p.clone_flags.is_empty() && !p.new_user);
+        assert_eq!(p.joins[0].0, NsType::User);
+        assert!(NsPlan::joining(vec![(NsType::Pid, "/p".into())]).second_fork);
     }
 
     #[test]

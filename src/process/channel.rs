@@ -2,11 +2,13 @@
 //! datagram. Message boundaries are kept by the socket, and EOF (peer gone) is a clean signal
 //! that init died without a word.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use anyhow::{bail, Context};
-use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use serde::{Deserialize, Serialize};
+
+use crate::sys::socket::{recv_with_fds, send_with_fds};
 
 /// Everything parent and init say to each other (table in `process/mod.rs`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -19,6 +21,9 @@ pub enum Message {
     InitPid(i32),
     /// init → parent: a log record to forward to the runtime's log.
     Log { level: String, msg: String },
+    /// init → parent: the pty master of `process.terminal` is attached; `name` is the slave's
+    /// path in the container.
+    Console { name: String },
     /// init → parent: set up and waiting at the start gate.
     Ready,
     /// init → parent: a step failed; `error` is the whole cause chain.
@@ -47,35 +52,34 @@ impl Channel {
     }
 
     pub fn send(&self, msg: &Message) -> anyhow::Result<()> {
+        self.send_with_fd(msg, None)
+    }
+
+    /// Send a message with an fd attached (the pty master of `Console`).
+    pub fn send_with_fd(&self, msg: &Message, fd: Option<BorrowedFd<'_>>) -> anyhow::Result<()> {
         let bytes = serde_json::to_vec(msg).context("encode channel message")?;
-        loop {
-            match send(self.fd.as_raw_fd(), &bytes, MsgFlags::MSG_NOSIGNAL) {
-                Ok(_) => return Ok(()),
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(e) => return Err(e).context("send on the init channel"),
-            }
-        }
+        let fds: Vec<BorrowedFd> = fd.into_iter().collect();
+        send_with_fds(self.fd.as_fd(), &bytes, &fds).context("send on the init channel")
     }
 
     /// The next message, or `None` when the peer has closed its end.
     pub fn recv(&self) -> anyhow::Result<Option<Message>> {
+        Ok(self.recv_with_fd()?.map(|(m, _)| m))
+    }
+
+    /// The next message and the fd that came with it, if any.
+    pub fn recv_with_fd(&self) -> anyhow::Result<Option<(Message, Option<OwnedFd>)>> {
         let mut buf = vec![0u8; MAX_MESSAGE];
-        let n = loop {
-            match recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::MSG_TRUNC) {
-                Ok(n) => break n,
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(e) => return Err(e).context("receive on the init channel"),
-            }
-        };
-        if n == 0 {
+        let (n, truncated, fds) =
+            recv_with_fds(self.fd.as_fd(), &mut buf).context("receive on the init channel")?;
+        if n == 0 && fds.is_empty() {
             return Ok(None);
         }
-        if n > buf.len() {
-            bail!("init channel message of {n} bytes is too long");
+        if truncated {
+            bail!("init channel message longer than {MAX_MESSAGE} bytes");
         }
-        serde_json::from_slice(&buf[..n])
-            .map(Some)
-            .context("decode init channel message")
+        let msg = serde_json::from_slice(&buf[..n]).context("decode init channel message")?;
+        Ok(Some((msg, fds.into_iter().next())))
     }
 
     /// Receive and insist on one particular message.
@@ -91,6 +95,7 @@ impl Channel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::fd::AsRawFd;
 
     #[test]
     fn messages_cross_and_eof_is_none() {
@@ -105,6 +110,23 @@ mod tests {
         b.expect(&Message::Ready).unwrap();
         drop(a);
         assert_eq!(b.recv().unwrap(), None);
+    }
+
+    #[test]
+    fn an_fd_travels_with_its_message() {
+        let (a, b) = Channel::pair().unwrap();
+        let (r, w) = nix::unistd::pipe().unwrap();
+        let m = Message::Console {
+            name: "/dev/pts/0".into(),
+        };
+        a.send_with_fd(&m, Some(w.as_fd())).unwrap();
+        drop(w);
+        let (got, fd) = b.recv_with_fd().unwrap().unwrap();
+        assert_eq!(got, m);
+        let mut f = std::fs::File::from(fd.unwrap());
+        std::io::Write::write_all(&mut f, b"x").unwrap();
+        let mut byte = [0u8; 1];
+        assert_eq!(nix::unistd::read(r.as_raw_fd(), &mut byte).unwrap(), 1);
     }
 
     #[test]

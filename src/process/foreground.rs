@@ -41,6 +41,11 @@ impl BlockedSignals {
         Ok(BlockedSignals { set, old })
     }
 
+    /// The blocked set (for a signalfd in the terminal relay).
+    pub fn set(&self) -> &SigSet {
+        &self.set
+    }
+
     /// Wait for init to exit, forwarding signals meanwhile. Returns the shell-style exit
     /// code: the exit status, or 128+N when killed by signal N.
     pub fn wait_for_exit(&self, init: Pid) -> anyhow::Result<i32> {
@@ -66,7 +71,7 @@ impl Drop for BlockedSignals {
 }
 
 /// Reap every exited child; `Some(code)` once init is among them.
-fn reap(init: Pid) -> anyhow::Result<Option<i32>> {
+pub(super) fn reap(init: Pid) -> anyhow::Result<Option<i32>> {
     loop {
         match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::Exited(pid, code)) if pid == init => return Ok(Some(code)),

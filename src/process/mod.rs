@@ -8,6 +8,7 @@
 //! | parent → init    | `MapsWritten`        | uid_map/gid_map written                          |
 //! | intermediate → parent | `InitPid(pid)`  | after the second fork (pid/time namespaces)      |
 //! | init → parent    | `Log{level,msg}`     | any time before ready                            |
+//! | init → parent    | `Console{name}` + fd | the pty master (process.terminal), before ready  |
 //! | init → parent    | `Ready`              | set up, executable found, about to block at gate |
 //! | init → parent    | `Failed{stage,error}`| a step failed; init exits                        |
 //!
@@ -15,15 +16,23 @@
 //! ...), `spec` types, `sys`.
 
 mod channel;
+mod console;
+mod exec;
 mod exec_path;
+mod finish;
 mod foreground;
 mod gate;
 mod init;
+mod relay;
 mod spawn;
+mod stage;
 mod user_env;
 
 pub use channel::{Channel, Message};
+pub use console::send_to_console_socket;
+pub use exec::{spawn_exec, ExecConfig};
 pub use exec_path::resolve_executable;
 pub use foreground::{BlockedSignals, FORWARDED};
 pub use gate::{create_gate, open_gate, wait_at_gate};
+pub use relay::relay_until_exit;
 pub use spawn::{spawn_init, InitConfig, Spawned};

@@ -6,6 +6,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context};
+use nix::fcntl::OFlag;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
@@ -38,12 +39,14 @@ pub struct InitConfig<'a> {
 }
 
 /// A container init waiting at the start gate.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub struct Spawned {
     pub pid: Pid,
     pub start_time: u64,
     /// The container has a pid namespace of its own (killing init ends all of it).
     pub own_pid_ns: bool,
+    /// The pty master and slave name, with `process.terminal`.
+    pub console: Option<(OwnedFd, String)>,
 }
 
 /// Start init and wait until it is ready (or failed). `on_log` receives init's log records.
@@ -61,24 +64,37 @@ pub fn spawn_init(cfg: &InitConfig, on_log: &mut dyn FnMut(&str, &str)) -> anyho
         Forked::Parent(pid) => pid,
     };
     drop(child);
-    let mut tracker = Tracker {
-        first,
-        init: first,
-        first_reaped: false,
-    };
-    match converse(cfg.spec, &parent, &mut tracker, on_log) {
-        Ok(()) => {
-            let start_time = procfs::stat(tracker.init.as_raw())
-                .ok()
-                .flatten()
-                .map(|s| s.start_time)
-                .ok_or_else(|| anyhow!("container init {} vanished after ready", tracker.init))?;
-            Ok(Spawned {
-                pid: tracker.init,
-                start_time,
-                own_pid_ns: plan.has_new(NsType::Pid),
-            })
-        }
+    let tracker = Tracker::new(first);
+    let mut maps = |pid: Pid| write_id_maps(pid.as_raw(), cfg.spec);
+    let spawned = finish_spawn(&parent, tracker, "container init", &mut maps, on_log)?;
+    Ok(Spawned {
+        own_pid_ns: plan.has_new(NsType::Pid),
+        ..spawned
+    })
+}
+
+/// Talk to a freshly cloned child until it is ready; on failure kill what was made.
+pub(super) fn finish_spawn(
+    ch: &Channel,
+    mut tracker: Tracker,
+    what: &str,
+    maps: &mut dyn FnMut(Pid) -> anyhow::Result<()>,
+    on_log: &mut dyn FnMut(&str, &str),
+) -> anyhow::Result<Spawned> {
+    let result = converse(ch, &mut tracker, what, maps, on_log).and_then(|()| {
+        procfs::stat(tracker.init.as_raw())
+            .ok()
+            .flatten()
+            .map(|s| s.start_time)
+            .ok_or_else(|| anyhow!("{what} {} vanished after ready", tracker.init))
+    });
+    match result {
+        Ok(start_time) => Ok(Spawned {
+            pid: tracker.init,
+            start_time,
+            own_pid_ns: false,
+            console: tracker.console.take(),
+        }),
         Err(e) => {
             tracker.kill_all();
             Err(e)
@@ -87,13 +103,23 @@ pub fn spawn_init(cfg: &InitConfig, on_log: &mut dyn FnMut(&str, &str)) -> anyho
 }
 
 /// Which processes exist: the first child and, after a second fork, the real init.
-struct Tracker {
+pub(super) struct Tracker {
     first: Pid,
     init: Pid,
     first_reaped: bool,
+    console: Option<(OwnedFd, String)>,
 }
 
 impl Tracker {
+    pub(super) fn new(first: Pid) -> Tracker {
+        Tracker {
+            first,
+            init: first,
+            first_reaped: false,
+            console: None,
+        }
+    }
+
     fn kill_all(&mut self) {
         let _ = kill(self.init, Signal::SIGKILL);
         if !self.first_reaped {
@@ -117,19 +143,24 @@ impl Tracker {
 }
 
 fn converse(
-    spec: &Spec,
     ch: &Channel,
     t: &mut Tracker,
+    what: &str,
+    maps: &mut dyn FnMut(Pid) -> anyhow::Result<()>,
     on_log: &mut dyn FnMut(&str, &str),
 ) -> anyhow::Result<()> {
     loop {
-        match ch.recv()? {
+        let (msg, fd) = match ch.recv_with_fd()? {
+            Some((m, fd)) => (Some(m), fd),
+            None => (None, None),
+        };
+        match msg {
             None => {
                 let status = t.reap_first();
-                bail!("container init exited before it was ready ({status})");
+                bail!("{what} exited before it was ready ({status})");
             }
             Some(Message::MapsRequest) => {
-                write_id_maps(t.first.as_raw(), spec).context("write uid/gid maps")?;
+                maps(t.first).context("write uid/gid maps")?;
                 ch.send(&Message::MapsWritten)?;
             }
             Some(Message::InitPid(pid)) => {
@@ -137,17 +168,39 @@ fn converse(
                 t.reap_first();
             }
             Some(Message::Log { level, msg }) => on_log(&level, &msg),
+            Some(Message::Console { name }) => {
+                let fd = fd.ok_or_else(|| anyhow!("init sent its console without the pty"))?;
+                t.console = Some((fd, name));
+            }
             Some(Message::Ready) => return Ok(()),
             Some(Message::Failed { stage, error }) => {
-                bail!("container init failed at {stage}: {error}")
+                bail!("{what} failed at {stage}: {error}")
             }
             Some(other) => bail!("init channel: unexpected {other:?}"),
         }
     }
 }
 
-/// Used by init when it forks again: tell the parent the grandchild's pid and leave.
-pub(super) fn hand_over(ch: &Channel, pid: Pid) -> ! {
-    let code = i32::from(ch.send(&Message::InitPid(pid.as_raw())).is_err());
-    exit_now(code)
+/// The second fork (pid/time namespaces): returns in the grandchild, which becomes the real
+/// process; the intermediate tells the parent the grandchild's pid and leaves. The grandchild
+/// waits until that is said, so the parent never sees its `Ready` before its pid.
+pub(super) fn second_fork(ch: &Channel) -> anyhow::Result<()> {
+    let (said_r, said_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).context("pipe")?;
+    match clone_fork(0, None).context("fork into the pid/time namespace")? {
+        Forked::Child { .. } => {
+            drop(said_w);
+            let mut byte = [0u8; 1];
+            // EOF once the intermediate has sent the pid and closed its end.
+            while let Err(nix::errno::Errno::EINTR) =
+                nix::unistd::read(said_r.as_raw_fd(), &mut byte)
+            {}
+            Ok(())
+        }
+        Forked::Parent(pid) => {
+            drop(said_r);
+            let code = i32::from(ch.send(&Message::InitPid(pid.as_raw())).is_err());
+            drop(said_w);
+            exit_now(code)
+        }
+    }
 }

@@ -12,5 +12,7 @@ pub mod netif;
 pub mod open;
 pub mod process;
 pub mod procfs;
+pub mod socket;
 pub mod statvfs;
+pub mod tty;
 pub mod uts;

@@ -1,0 +1,135 @@
+//! The last mile shared by a container's init and an `exec`'d process, inside the container:
+//! terminal, environment, cwd and executable lookup before ready; user, umask and execve
+//! after.
+
+use std::ffi::CString;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Context};
+use nix::sys::signal::{SigSet, SigmaskHow};
+use nix::unistd::{Gid, Uid};
+use oci_spec::runtime::Process;
+
+use super::channel::{Channel, Message};
+use super::console::attach_new_pty;
+use super::exec_path::resolve_executable;
+use super::stage::{Never, Stage, StageError};
+use super::user_env::with_home;
+use crate::sys::fd;
+
+/// What the pre-ready half found.
+pub(super) struct Ready {
+    exe: PathBuf,
+    args: Vec<String>,
+    env: Vec<String>,
+    cwd: PathBuf,
+    cwd_done: bool,
+}
+
+/// Before ready: the pty (sent to the parent), environment, cwd, executable.
+pub(super) fn before_ready(process: &Process, ch: &Channel) -> Result<Ready, StageError> {
+    if process.terminal().unwrap_or(false) {
+        let size = process
+            .console_size()
+            .as_ref()
+            .map(|b| (b.height() as u16, b.width() as u16));
+        let pty = attach_new_pty(size).stage("console")?;
+        ch.send_with_fd(
+            &Message::Console {
+                name: pty.slave_name.clone(),
+            },
+            Some(pty.master.as_fd()),
+        )
+        .stage("console")?;
+        // Our copy of the master goes now: the container must hold only the slave.
+        drop(pty.master);
+    }
+    let env = with_home(
+        process.env().clone().unwrap_or_default(),
+        process.user().uid(),
+        Path::new("/etc/passwd"),
+    );
+    let cwd = process.cwd().clone();
+    if !cwd.exists() {
+        // As runc: a missing working directory is made (as root, before the user switch).
+        std::fs::create_dir_all(&cwd)
+            .with_context(|| format!("create process.cwd {}", cwd.display()))
+            .stage("cwd")?;
+    }
+    // chdir before switching user catches a bad cwd before ready; a cwd only the user may
+    // enter is retried after the switch.
+    let cwd_done = nix::unistd::chdir(&cwd).is_ok();
+    let args = process.args().clone().unwrap_or_default();
+    let arg0 = args.first().map(String::as_str).unwrap_or("");
+    let exe = resolve_executable(arg0, &env, &cwd).stage("exec lookup")?;
+    Ok(Ready {
+        exe,
+        args,
+        env,
+        cwd,
+        cwd_done,
+    })
+}
+
+/// After ready (and the start gate for init): user, umask, cwd, fds, execve.
+pub(super) fn exec_process(
+    process: &Process,
+    ready: Ready,
+    preserve_fds: u32,
+) -> Result<Never, StageError> {
+    let user = process.user();
+    switch_user(
+        user.uid(),
+        user.gid(),
+        user.additional_gids().as_deref().unwrap_or(&[]),
+    )
+    .stage("user")?;
+    if let Some(mask) = user.umask() {
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
+    }
+    if !ready.cwd_done {
+        nix::unistd::chdir(&ready.cwd)
+            .with_context(|| format!("chdir to process.cwd {}", ready.cwd.display()))
+            .stage("cwd")?;
+    }
+    exec(&ready.exe, &ready.args, &ready.env, preserve_fds).stage("exec")
+}
+
+/// Supplementary groups, then gid, then uid (after which we could no longer change groups).
+fn switch_user(uid: u32, gid: u32, additional: &[u32]) -> anyhow::Result<()> {
+    let groups: Vec<Gid> = additional.iter().map(|g| Gid::from_raw(*g)).collect();
+    // setgroups is refused in a user namespace with setgroups denied; only fail when asked.
+    if let Err(e) = nix::unistd::setgroups(&groups) {
+        if !groups.is_empty() {
+            return Err(e).context("setgroups process.user.additionalGids");
+        }
+    }
+    let g = Gid::from_raw(gid);
+    nix::unistd::setresgid(g, g, g).with_context(|| format!("setgid {gid}"))?;
+    let u = Uid::from_raw(uid);
+    nix::unistd::setresuid(u, u, u).with_context(|| format!("setuid {uid}"))?;
+    Ok(())
+}
+
+fn exec(exe: &Path, args: &[String], env: &[String], preserve_fds: u32) -> anyhow::Result<Never> {
+    let cstr = |s: &str| CString::new(s).with_context(|| format!("{s:?} contains a NUL byte"));
+    let path = cstr(&exe.to_string_lossy())?;
+    let argv = args
+        .iter()
+        .map(|a| cstr(a))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let envp = env
+        .iter()
+        .map(|e| cstr(e))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
+        .context("unblock signals")?;
+    fd::cloexec_from(3 + preserve_fds).context("mark fds close-on-exec")?;
+    let err = nix::unistd::execve(&path, &argv, &envp).unwrap_err();
+    Err(anyhow!(
+        "exec {}: {}",
+        exe.display(),
+        err.desc().to_lowercase()
+    ))
+}
