@@ -12,7 +12,9 @@ use super::network;
 use super::pidfile::write_pid_file;
 use super::rollback::Rollback;
 use crate::network::{apply_run_flags, Request, RunFlags};
-use crate::process::{create_gate, send_to_console_socket, spawn_init, InitConfig, Spawned};
+use crate::process::{
+    create_gate, ensure_sealed_exe, send_to_console_socket, spawn_init, InitConfig, Spawned,
+};
 use crate::spec;
 use crate::state::{validate_id, State, Store};
 use crate::sys::clock::rfc3339_now;
@@ -44,6 +46,7 @@ pub fn create(
     log: &mut dyn FnMut(&str, &str),
 ) -> anyhow::Result<Spawned> {
     validate_id(&opts.id)?;
+    ensure_sealed_exe()?;
     let bundle = fs::canonicalize(&opts.bundle)
         .with_context(|| format!("bundle {}", opts.bundle.display()))?;
     let mut spec = spec::load(&bundle)?;

@@ -10,7 +10,8 @@ use super::pidfile::write_pid_file;
 use super::{cgroup, status_of};
 use crate::error::Error;
 use crate::process::{
-    relay_until_exit, send_to_console_socket, spawn_exec, BlockedSignals, ExecConfig,
+    ensure_sealed_exe, relay_until_exit, send_to_console_socket, spawn_exec, BlockedSignals,
+    ExecConfig,
 };
 use crate::spec;
 use crate::state::{validate_id, State, Status, Store};
@@ -57,6 +58,7 @@ pub fn exec(
     log: &mut dyn FnMut(&str, &str),
 ) -> anyhow::Result<i32> {
     validate_id(&opts.id)?;
+    ensure_sealed_exe()?;
     let state = store.load(&opts.id)?;
     match status_of(store, &state) {
         Status::Stopped => return Err(Error::WrongStatus("container not running".into()).into()),

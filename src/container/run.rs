@@ -4,7 +4,7 @@
 use super::create::{create, CreateOptions};
 use super::delete::delete;
 use super::start::start;
-use crate::process::{relay_until_exit, BlockedSignals};
+use crate::process::{ensure_sealed_exe, relay_until_exit, BlockedSignals};
 use crate::state::Store;
 
 /// Flags of `run` beyond those of `create`.
@@ -21,6 +21,7 @@ pub fn run(
     opts: &RunOptions,
     log: &mut dyn FnMut(&str, &str),
 ) -> anyhow::Result<i32> {
+    ensure_sealed_exe()?;
     let id = &opts.create.id;
     if opts.detach {
         create(store, &opts.create, log)?;

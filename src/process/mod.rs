@@ -17,6 +17,7 @@
 
 mod channel;
 mod console;
+mod exe_seal;
 mod exec;
 mod exec_path;
 mod finish;
@@ -30,6 +31,7 @@ mod user_env;
 
 pub use channel::{Channel, Message};
 pub use console::send_to_console_socket;
+pub use exe_seal::ensure_sealed_exe;
 pub use exec::{spawn_exec, ExecConfig};
 pub use exec_path::resolve_executable;
 pub use foreground::{BlockedSignals, FORWARDED};
