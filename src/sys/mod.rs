@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod clone;
 pub mod fd;
+pub mod fork;
 pub mod netif;
 pub mod pidfd;
 pub mod process;
