@@ -6,5 +6,6 @@
 pub mod error;
 pub mod logging;
 pub mod namespaces;
+pub mod security;
 pub mod state;
 pub mod sys;
