@@ -7,7 +7,6 @@ pub mod clone;
 pub mod fd;
 pub mod fork;
 pub mod netif;
-pub mod pidfd;
 pub mod process;
 pub mod procfs;
 pub mod sched;
