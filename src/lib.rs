@@ -4,6 +4,7 @@
 #![deny(unsafe_code)]
 
 pub mod error;
+pub mod hooks;
 pub mod logging;
 pub mod namespaces;
 pub mod security;
