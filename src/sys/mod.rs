@@ -8,10 +8,14 @@ pub mod clone;
 pub mod fd;
 #[cfg(test)]
 pub mod fork;
+#[cfg(test)]
+pub mod glibc_fork;
 pub mod netif;
 pub mod open;
 pub mod process;
 pub mod procfs;
+pub mod sched;
+pub mod seccomp;
 pub mod socket;
 pub mod statvfs;
 pub mod tty;
