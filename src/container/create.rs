@@ -8,13 +8,16 @@ use anyhow::{bail, Context};
 use nix::sys::signal::{kill, Signal};
 
 use super::cgroup;
+use super::hooks;
 use super::network;
 use super::pidfile::write_pid_file;
 use super::rollback::Rollback;
+use crate::error::Error;
 use crate::network::{apply_run_flags, Request, RunFlags};
 use crate::process::{
     create_gate, ensure_sealed_exe, send_to_console_socket, spawn_init, InitConfig, Spawned,
 };
+use crate::security;
 use crate::spec;
 use crate::state::{validate_id, State, Store};
 use crate::sys::clock::rfc3339_now;
@@ -49,11 +52,23 @@ pub fn create(
     ensure_sealed_exe()?;
     let bundle = fs::canonicalize(&opts.bundle)
         .with_context(|| format!("bundle {}", opts.bundle.display()))?;
-    let mut spec = spec::load(&bundle)?;
+    let mut spec = spec::load_checked(&bundle, &security::precheck)?;
     if let Some(flags) = &opts.network_flags {
         apply_run_flags(&mut spec, flags)?;
     }
     spec::validate(&spec, &bundle)?;
+    let security = security::Plan::from_spec(&spec)?;
+    if security.seccomp_listener().is_some() {
+        return Err(Error::invalid(
+            "linux.seccomp.listenerPath",
+            "SCMP_ACT_NOTIFY listeners are not supported yet",
+        )
+        .into());
+    }
+    for note in security.notes() {
+        log("debug", note);
+    }
+    crate::hooks::validate(spec.hooks().as_ref())?;
     let net_request = Request::from_spec(&spec, &opts.id)?;
     let rootfs = spec::rootfs_path(&spec, &bundle)?;
     check_terminal(&spec, opts)?;
@@ -81,6 +96,7 @@ pub fn create(
             None => None,
         };
         let gate = create_gate(&store.fifo_path(&opts.id))?;
+        let runtime_hooks = |pid: i32| hooks::run_runtime_hooks(&spec, &opts.id, pid, &bundle);
         let cfg = InitConfig {
             id: &opts.id,
             spec: &spec,
@@ -92,6 +108,9 @@ pub fn create(
             no_new_keyring: opts.no_new_keyring,
             preserve_fds: opts.preserve_fds,
             debug: opts.debug,
+            security: &security,
+            runtime_hooks: hooks::init_needs_hooks(&spec)
+                .then_some(&runtime_hooks as &dyn Fn(i32) -> anyhow::Result<String>),
         };
         let mut spawned = spawn_init(&cfg, log)?;
         let pid = spawned.pid;

@@ -13,6 +13,7 @@ use crate::process::{
     ensure_sealed_exe, relay_until_exit, send_to_console_socket, spawn_exec, BlockedSignals,
     ExecConfig,
 };
+use crate::security;
 use crate::spec;
 use crate::state::{validate_id, State, Status, Store};
 
@@ -71,6 +72,13 @@ pub fn exec(
         _ => {}
     }
     let process = build_process(&state, &opts.process)?;
+    // The process's own capabilities, seccomp, rlimits… judged like a config's process.
+    let mut with_process = spec::load(&state.bundle)?;
+    with_process.set_process(Some(process.clone()));
+    let security = security::Plan::from_spec(&with_process)?;
+    if security.seccomp_listener().is_some() {
+        bail!("exec: SCMP_ACT_NOTIFY listeners are not supported yet");
+    }
     let terminal = process.terminal().unwrap_or(false);
     match (terminal, opts.console_socket.is_some()) {
         (true, false) if opts.detach => {
@@ -92,6 +100,7 @@ pub fn exec(
         cgroup: cgroup_fd.as_ref(),
         preserve_fds: opts.preserve_fds,
         debug: opts.debug,
+        security: &security,
     };
     let mut spawned = spawn_exec(&cfg, log)?;
     if let (Some(socket), Some((master, name))) = (&opts.console_socket, &spawned.console) {

@@ -7,6 +7,7 @@ mod create;
 mod delete;
 mod events;
 mod exec;
+mod hooks;
 mod kill;
 mod network;
 mod pause;

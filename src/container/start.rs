@@ -1,8 +1,10 @@
 //! `start`: open the start gate of a created container, letting its init exec.
 
-use super::status_of;
+use super::delete::delete;
+use super::{hooks, status_of};
 use crate::error::Error;
 use crate::process::open_gate;
+use crate::spec;
 use crate::state::{validate_id, Status, Store};
 
 pub fn start(store: &Store, id: &str) -> anyhow::Result<()> {
@@ -25,5 +27,13 @@ pub fn start(store: &Store, id: &str) -> anyhow::Result<()> {
             return Err(Error::WrongStatus("cannot start a paused container".into()).into())
         }
     }
-    open_gate(&store.fifo_path(id), || state.init_alive())
+    open_gate(&store.fifo_path(id), || state.init_alive())?;
+    // poststart: a failure fails `start`, and the container does not stay half started.
+    let config = spec::load(&state.bundle)?;
+    if let Err(e) = hooks::run_poststart(&config, id, state.pid, &state.bundle) {
+        drop(_lock);
+        let _ = delete(store, id, true);
+        return Err(e);
+    }
+    Ok(())
 }

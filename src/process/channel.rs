@@ -24,6 +24,11 @@ pub enum Message {
     /// init → parent: the pty master of `process.terminal` is attached; `name` is the slave's
     /// path in the container.
     Console { name: String },
+    /// init → parent: namespaces and mounts are made, pivot_root is next: run the
+    /// prestart and createRuntime hooks now.
+    HooksPoint,
+    /// parent → init: hooks done; `state` is the container state JSON for init's own hooks.
+    HooksDone { state: String },
     /// init → parent: set up and waiting at the start gate.
     Ready,
     /// init → parent: a step failed; `error` is the whole cause chain.

@@ -14,9 +14,10 @@ use oci_spec::runtime::Process;
 
 use super::channel::{Channel, Message};
 use super::finish::{before_ready, exec_process};
-use super::spawn::{finish_spawn, second_fork, Spawned, Tracker};
+use super::spawn::{finish_spawn, second_fork, Requests, Spawned, Tracker};
 use super::stage::{fail, trace, Never, Stage, StageError};
 use crate::namespaces::{open_joins, setns_all, NsPlan, NsType};
+use crate::security::Plan;
 use crate::sys::clone::{clone_fork, Forked};
 use crate::sys::open::openat;
 
@@ -29,6 +30,8 @@ pub struct ExecConfig<'a> {
     pub cgroup: Option<&'a OwnedFd>,
     pub preserve_fds: u32,
     pub debug: bool,
+    /// The process's capabilities, seccomp, rlimits…
+    pub security: &'a Plan,
 }
 
 /// Start the process and wait until it is about to execve.
@@ -55,8 +58,11 @@ pub fn spawn_exec(cfg: &ExecConfig, on_log: &mut dyn FnMut(&str, &str)) -> anyho
         Forked::Parent(pid) => pid,
     };
     drop(child);
-    let mut no_maps = |_| Ok(());
-    finish_spawn(&parent, Tracker::new(first), "exec", &mut no_maps, on_log)
+    let mut requests = Requests {
+        maps: &mut |_| Ok(()),
+        hooks: None,
+    };
+    finish_spawn(&parent, Tracker::new(first), "exec", &mut requests, on_log)
 }
 
 /// Every namespace of init that differs from ours, as `/proc/<pid>/ns/<type>` paths.
@@ -97,7 +103,7 @@ fn steps(
     trace(cfg.debug, ch, "exec: in the container");
     let ready = before_ready(cfg.process, ch)?;
     ch.send(&Message::Ready).stage("ready")?;
-    exec_process(cfg.process, ready, cfg.preserve_fds)
+    exec_process(cfg.process, ready, cfg.preserve_fds, cfg.security)
 }
 
 /// Make the container's root our root.

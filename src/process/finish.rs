@@ -16,6 +16,7 @@ use super::console::attach_new_pty;
 use super::exec_path::resolve_executable;
 use super::stage::{Never, Stage, StageError};
 use super::user_env::with_home;
+use crate::security::Plan;
 use crate::sys::fd;
 
 /// What the pre-ready half found.
@@ -72,12 +73,19 @@ pub(super) fn before_ready(process: &Process, ch: &Channel) -> Result<Ready, Sta
     })
 }
 
-/// After ready (and the start gate for init): user, umask, cwd, fds, execve.
+/// After ready (and the start gate for init), in runc's order: fds marked close-on-exec,
+/// rlimits/oom/scheduler/LSM labels/bounding set, user, capabilities + no_new_privs + seccomp,
+/// umask, cwd, execve.
 pub(super) fn exec_process(
     process: &Process,
     ready: Ready,
     preserve_fds: u32,
+    security: &Plan,
 ) -> Result<Never, StageError> {
+    fd::cloexec_from(3 + preserve_fds)
+        .context("mark fds close-on-exec")
+        .stage("exec")?;
+    security.apply_before_user_switch().stage("security")?;
     let user = process.user();
     switch_user(
         user.uid(),
@@ -85,6 +93,10 @@ pub(super) fn exec_process(
         user.additional_gids().as_deref().unwrap_or(&[]),
     )
     .stage("user")?;
+    for warning in security.apply_after_user_switch(None).stage("security")? {
+        // Capabilities the kernel lacks: the spec says warn, not fail; stderr is all we have.
+        eprintln!("sangja: warning: {warning}");
+    }
     if let Some(mask) = user.umask() {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
     }
@@ -93,7 +105,7 @@ pub(super) fn exec_process(
             .with_context(|| format!("chdir to process.cwd {}", ready.cwd.display()))
             .stage("cwd")?;
     }
-    exec(&ready.exe, &ready.args, &ready.env, preserve_fds).stage("exec")
+    exec(&ready.exe, &ready.args, &ready.env).stage("exec")
 }
 
 /// Supplementary groups, then gid, then uid (after which we could no longer change groups).
@@ -112,7 +124,7 @@ fn switch_user(uid: u32, gid: u32, additional: &[u32]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn exec(exe: &Path, args: &[String], env: &[String], preserve_fds: u32) -> anyhow::Result<Never> {
+fn exec(exe: &Path, args: &[String], env: &[String]) -> anyhow::Result<Never> {
     let cstr = |s: &str| CString::new(s).with_context(|| format!("{s:?} contains a NUL byte"));
     let path = cstr(&exe.to_string_lossy())?;
     let argv = args
@@ -125,7 +137,6 @@ fn exec(exe: &Path, args: &[String], env: &[String], preserve_fds: u32) -> anyho
         .collect::<anyhow::Result<Vec<_>>>()?;
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
         .context("unblock signals")?;
-    fd::cloexec_from(3 + preserve_fds).context("mark fds close-on-exec")?;
     let err = nix::unistd::execve(&path, &argv, &envp).unwrap_err();
     Err(anyhow!(
         "exec {}: {}",

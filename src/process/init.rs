@@ -16,6 +16,7 @@ use super::finish::{before_ready, exec_process};
 use super::gate::wait_at_gate;
 use super::spawn::{second_fork, InitConfig};
 use super::stage::{fail, trace, Never, Stage, StageError};
+use crate::hooks::{run_hooks, HookKind};
 use crate::namespaces::{
     open_joins, set_hostname_and_domain, setns_all, write_time_offsets, NsPlan, NsType,
 };
@@ -60,12 +61,34 @@ fn steps(
         // Keyrings may be disabled or filtered; like runc, carry on without one.
         let _ = join_session_keyring(&format!("_ses.{}", cfg.id));
     }
+    let hooks = cfg.spec.hooks().as_ref();
+    let mut hook_state = None;
+    let mut before_pivot = || -> anyhow::Result<()> {
+        if cfg.runtime_hooks.is_none() {
+            return Ok(());
+        }
+        ch.send(&Message::HooksPoint)?;
+        let state = match ch.recv()? {
+            Some(Message::HooksDone { state }) => state,
+            other => anyhow::bail!("init channel: expected HooksDone, got {other:?}"),
+        };
+        if let Some(h) = hooks {
+            run_hooks(
+                HookKind::CreateContainer,
+                HookKind::CreateContainer.select(h),
+                &state,
+            )?;
+        }
+        hook_state = Some(state);
+        Ok(())
+    };
     rootfs::prepare(
         cfg.spec,
         cfg.rootfs,
         &RootfsOptions {
             no_pivot: cfg.no_pivot,
         },
+        &mut before_pivot,
     )
     .stage("rootfs")?;
     trace(cfg.debug, ch, "init: rootfs ready");
@@ -80,7 +103,27 @@ fn steps(
     trace(cfg.debug, ch, "init: ready");
     ch.send(&Message::Ready).stage("ready")?;
     wait_at_gate(cfg.gate).stage("start gate")?;
-    exec_process(process, ready, cfg.preserve_fds)
+    if let (Some(h), Some(state)) = (hooks, &hook_state) {
+        let state = with_status(state, "created");
+        run_hooks(
+            HookKind::StartContainer,
+            HookKind::StartContainer.select(h),
+            &state,
+        )
+        .stage("startContainer hooks")?;
+    }
+    exec_process(process, ready, cfg.preserve_fds, cfg.security)
+}
+
+/// The state JSON with another `status`.
+fn with_status(state: &str, status: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(state) {
+        Ok(mut v) => {
+            v["status"] = status.into();
+            v.to_string()
+        }
+        Err(_) => state.to_string(),
+    }
 }
 
 /// Joins, new user namespace and its maps, other new namespaces, time offsets, and the

@@ -15,6 +15,7 @@ use oci_spec::runtime::Spec;
 use super::channel::{Channel, Message};
 use super::init::run_init;
 use crate::namespaces::{write_id_maps, NsPlan, NsType};
+use crate::security::Plan;
 use crate::sys::clone::{clone_fork, Forked};
 use crate::sys::process::exit_now;
 use crate::sys::procfs;
@@ -36,6 +37,12 @@ pub struct InitConfig<'a> {
     pub preserve_fds: u32,
     /// Send a debug record to the parent at each stage.
     pub debug: bool,
+    /// Capabilities, seccomp, rlimits… applied after the start gate.
+    pub security: &'a Plan,
+    /// Runs prestart and createRuntime hooks (in the runtime's namespaces) when init reaches
+    /// the point before pivot_root; gets init's host pid, returns the state JSON for init's
+    /// own createContainer/startContainer hooks. `None`: the config has no hooks.
+    pub runtime_hooks: Option<&'a dyn Fn(i32) -> anyhow::Result<String>>,
 }
 
 /// A container init waiting at the start gate.
@@ -65,12 +72,23 @@ pub fn spawn_init(cfg: &InitConfig, on_log: &mut dyn FnMut(&str, &str)) -> anyho
     };
     drop(child);
     let tracker = Tracker::new(first);
-    let mut maps = |pid: Pid| write_id_maps(pid.as_raw(), cfg.spec);
-    let spawned = finish_spawn(&parent, tracker, "container init", &mut maps, on_log)?;
+    let mut requests = Requests {
+        maps: &mut |pid: Pid| write_id_maps(pid.as_raw(), cfg.spec),
+        hooks: cfg.runtime_hooks,
+    };
+    let spawned = finish_spawn(&parent, tracker, "container init", &mut requests, on_log)?;
     Ok(Spawned {
         own_pid_ns: plan.has_new(NsType::Pid),
         ..spawned
     })
+}
+
+/// What the parent does when the child asks.
+pub(super) struct Requests<'a> {
+    /// Write the uid/gid maps of this pid's new user namespace.
+    pub maps: &'a mut dyn FnMut(Pid) -> anyhow::Result<()>,
+    /// Run the runtime-side hooks for this init pid; returns the state for init's hooks.
+    pub hooks: Option<&'a dyn Fn(i32) -> anyhow::Result<String>>,
 }
 
 /// Talk to a freshly cloned child until it is ready; on failure kill what was made.
@@ -78,10 +96,10 @@ pub(super) fn finish_spawn(
     ch: &Channel,
     mut tracker: Tracker,
     what: &str,
-    maps: &mut dyn FnMut(Pid) -> anyhow::Result<()>,
+    requests: &mut Requests,
     on_log: &mut dyn FnMut(&str, &str),
 ) -> anyhow::Result<Spawned> {
-    let result = converse(ch, &mut tracker, what, maps, on_log).and_then(|()| {
+    let result = converse(ch, &mut tracker, what, requests, on_log).and_then(|()| {
         procfs::stat(tracker.init.as_raw())
             .ok()
             .flatten()
@@ -146,7 +164,7 @@ fn converse(
     ch: &Channel,
     t: &mut Tracker,
     what: &str,
-    maps: &mut dyn FnMut(Pid) -> anyhow::Result<()>,
+    requests: &mut Requests,
     on_log: &mut dyn FnMut(&str, &str),
 ) -> anyhow::Result<()> {
     loop {
@@ -160,7 +178,7 @@ fn converse(
                 bail!("{what} exited before it was ready ({status})");
             }
             Some(Message::MapsRequest) => {
-                maps(t.first).context("write uid/gid maps")?;
+                (requests.maps)(t.first).context("write uid/gid maps")?;
                 ch.send(&Message::MapsWritten)?;
             }
             Some(Message::InitPid(pid)) => {
@@ -168,6 +186,13 @@ fn converse(
                 t.reap_first();
             }
             Some(Message::Log { level, msg }) => on_log(&level, &msg),
+            Some(Message::HooksPoint) => {
+                let run = requests
+                    .hooks
+                    .ok_or_else(|| anyhow!("{what} asked for hooks the config does not have"))?;
+                let state = run(t.init.as_raw())?;
+                ch.send(&Message::HooksDone { state })?;
+            }
             Some(Message::Console { name }) => {
                 let fd = fd.ok_or_else(|| anyhow!("init sent its console without the pty"))?;
                 t.console = Some((fd, name));

@@ -24,7 +24,14 @@ impl<T> Stage<T> for anyhow::Result<T> {
 pub(super) enum Never {}
 
 /// Stages after `Ready`: the parent has stopped listening by then.
-const AFTER_READY: [&str; 5] = ["start gate", "user", "security", "cwd", "exec"];
+const AFTER_READY: [&str; 6] = [
+    "start gate",
+    "startContainer hooks",
+    "user",
+    "security",
+    "cwd",
+    "exec",
+];
 
 /// Report a failed step and leave the process.
 pub(super) fn fail(ch: &Channel, what: &str, err: StageError) -> ! {

@@ -38,7 +38,12 @@ pub struct RootfsOptions {
 ///
 /// Runs in the container's init, in its new mount namespace, before hostname and exec. `rootfs` is
 /// the absolute, canonical host path of the root filesystem.
-pub fn prepare(spec: &Spec, rootfs: &Path, opts: &RootfsOptions) -> Result<()> {
+pub fn prepare(
+    spec: &Spec,
+    rootfs: &Path,
+    opts: &RootfsOptions,
+    before_pivot: &mut dyn FnMut() -> Result<()>,
+) -> Result<()> {
     let linux = spec.linux().as_ref();
     let configured = linux.and_then(|l| l.rootfs_propagation().as_deref());
     let propagation = flags::root_propagation(configured)?;
@@ -63,6 +68,8 @@ pub fn prepare(spec: &Spec, rootfs: &Path, opts: &RootfsOptions) -> Result<()> {
         devices::setup_dev(&root, devs, in_user_namespace())?;
     }
 
+    // createContainer hooks: the mounts are there, the root is not entered yet.
+    before_pivot()?;
     if opts.no_pivot {
         pivot::move_into(&root)
     } else {

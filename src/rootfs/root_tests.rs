@@ -56,7 +56,8 @@ fn default_like_spec_builds_a_container() {
     let spec = default_like_spec(&host);
     let host_root = root.clone();
     in_namespaces(move || {
-        prepare(&spec, &root, &RootfsOptions::default()).map_err(|e| format!("{e:#}"))?;
+        prepare(&spec, &root, &RootfsOptions::default(), &mut || Ok(()))
+            .map_err(|e| format!("{e:#}"))?;
         ensure(
             std::env::current_dir().ok() == Some(PathBuf::from("/")),
             "cwd is not /",
@@ -153,7 +154,10 @@ fn no_pivot_moves_and_chroots() {
            ] }"#,
     );
     in_namespaces(move || {
-        prepare(&spec, &root, &RootfsOptions { no_pivot: true }).map_err(|e| format!("{e:#}"))?;
+        prepare(&spec, &root, &RootfsOptions { no_pivot: true }, &mut || {
+            Ok(())
+        })
+        .map_err(|e| format!("{e:#}"))?;
         ensure(
             std::env::current_dir().ok() == Some(PathBuf::from("/")),
             "cwd is not /",
@@ -195,7 +199,8 @@ fn mounts_and_devices_cannot_escape_the_rootfs() {
     ));
     let r = root.clone();
     in_namespaces(move || {
-        prepare(&spec, &r, &RootfsOptions::default()).map_err(|e| format!("{e:#}"))?;
+        prepare(&spec, &r, &RootfsOptions::default(), &mut || Ok(()))
+            .map_err(|e| format!("{e:#}"))?;
         let table = mountinfo::read_self().map_err(|e| e.to_string())?;
         for n in names {
             let mp = Path::new("/").join(n);
@@ -259,12 +264,12 @@ fn errors_name_the_mount_and_unsafe_configs_are_refused() {
             r#"{{ "mounts": [ {mount} ], "linux": {{ "maskedPaths": ["/etc/secret"] }} }}"#
         ));
         let r = root.clone();
-        in_namespaces(
-            move || match prepare(&spec, &r, &RootfsOptions::default()) {
+        in_namespaces(move || {
+            match prepare(&spec, &r, &RootfsOptions::default(), &mut || Ok(())) {
                 Ok(()) => Err("prepare succeeded".into()),
                 Err(e) => ensure(format!("{e:#}").starts_with(want), format!("{e:#}")),
-            },
-        )
+            }
+        })
         .unwrap_or_else(|e| panic!("case {want:?}: {e}"));
     }
 }
@@ -295,7 +300,8 @@ fn user_namespace_binds_devices_and_falls_back() {
     };
     let before = host_null();
     in_namespaces_as(true, move || {
-        prepare(&spec, &root, &RootfsOptions::default()).map_err(|e| format!("{e:#}"))?;
+        prepare(&spec, &root, &RootfsOptions::default(), &mut || Ok(()))
+            .map_err(|e| format!("{e:#}"))?;
         let table = mountinfo::read_self().map_err(|e| e.to_string())?;
         for dev in ["null", "zero", "full", "random", "urandom", "tty"] {
             let mp = Path::new("/dev").join(dev);
@@ -340,7 +346,8 @@ fn shared_root_propagation_still_pivots() {
                 None::<&str>,
             )
             .map_err(|e| format!("make / rshared: {e}"))?;
-            prepare(&spec, &root, &RootfsOptions::default()).map_err(|e| format!("{e:#}"))?;
+            prepare(&spec, &root, &RootfsOptions::default(), &mut || Ok(()))
+                .map_err(|e| format!("{e:#}"))?;
             let table = mountinfo::read_self().map_err(|e| e.to_string())?;
             let top = table.iter().find(|m| m.mount_point == Path::new("/"));
             let top = top.ok_or("no / in mountinfo")?;

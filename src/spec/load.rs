@@ -32,6 +32,27 @@ pub fn load_file(path: &Path) -> Result<Spec, Error> {
     parse(path, &bytes)
 }
 
+/// A raw-JSON pass run before the typed parse (e.g. the security layer's name checks).
+pub type RawCheck<'a> = &'a dyn Fn(&mut serde_json::Value) -> Result<(), Error>;
+
+/// Read `<bundle>/config.json`, let `check` look at (and normalise) the raw JSON, then parse.
+/// Positions in type errors are kept unless `check` changed something.
+pub fn load_checked(bundle: &Path, check: RawCheck) -> Result<Spec, Error> {
+    let path = bundle.join("config.json");
+    let bytes = read_capped(&path)?;
+    let mut value: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| syntax_error(&path, &bytes, &e))?;
+    let original = value.clone();
+    check(&mut value)?;
+    if value == original {
+        return parse(&path, &bytes);
+    }
+    serde_json::from_value(value).map_err(|e| Error::InvalidConfig {
+        field: "config".into(),
+        reason: format!("{e} ({})", path.display()),
+    })
+}
+
 /// Parse config bytes; `path` only names the file in errors.
 pub(super) fn parse(path: &Path, bytes: &[u8]) -> Result<Spec, Error> {
     serde_json::from_slice(bytes).map_err(|e| syntax_error(path, bytes, &e))
