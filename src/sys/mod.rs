@@ -8,9 +8,11 @@ pub mod clone;
 pub mod fd;
 #[cfg(test)]
 pub mod fork;
+pub mod mount_api;
 pub mod netif;
 pub mod open;
 pub mod process;
 pub mod procfs;
 pub mod statvfs;
+pub mod userns;
 pub mod uts;
