@@ -13,6 +13,7 @@
 //!   `prepare`, which applies `linux.sysctl` before `/proc/sys` becomes read-only, is harmless.
 //! - [`open_idmapped_trees`]: for the runtime parent, when a container with a user namespace has
 //!   id-mapped mounts (see `idmap`).
+//! - [`volumes`]: `sangja run -v/--tmpfs` and `sangja volume ls|rm`.
 
 mod cgroup;
 mod console;
@@ -27,6 +28,7 @@ mod pivot;
 mod resolve;
 mod sysctl;
 mod validate;
+pub mod volumes;
 
 #[cfg(test)]
 mod feature_tests;
