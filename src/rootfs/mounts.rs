@@ -13,8 +13,9 @@ use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
 use nix::errno::Errno;
-use nix::fcntl::OFlag;
+use nix::fcntl::{AtFlags, OFlag};
 use nix::mount::{mount, MsFlags};
+use nix::sys::stat::{fstatat, mkdirat, Mode};
 use nix::sys::statfs::{statfs, PROC_SUPER_MAGIC};
 use oci_spec::runtime::{Mount, Spec};
 
@@ -24,6 +25,7 @@ use super::flags::{statvfs_to_mount_flags, MountOptions, RecAttrs};
 use super::idmap::{self, PreparedMounts, UsernsCache};
 use super::resolve::{proc_fd_path, Kind, Root};
 use crate::sys::mount_api::{mount_setattr, move_mount_onto};
+use crate::sys::open::openat;
 use crate::sys::statvfs::fstatvfs_flags;
 
 /// Files below `/proc` that may be mount targets (the ones lxcfs emulates), as runc allows.
@@ -152,26 +154,37 @@ fn idmapped_tree(
 }
 
 /// For `proc` and `sysfs`: the destination must be a directory, not a symlink or a file; a
-/// missing one is created.
+/// missing one is created. The last component is looked at without following it, whichever way
+/// paths are resolved.
 fn real_directory(root: &Root, dest: &Path, typ: &str) -> Result<OwnedFd> {
-    match root.open_path(dest, OFlag::O_PATH | OFlag::O_NOFOLLOW) {
-        Ok(fd) => {
-            let st = nix::sys::stat::fstat(fd.as_raw_fd()).context("stat destination")?;
-            match st.st_mode & libc::S_IFMT {
-                libc::S_IFDIR => Ok(fd),
-                libc::S_IFLNK => bail!(
-                    "{} is a symlink; {typ} must be mounted on a real directory",
-                    dest.display()
-                ),
-                _ => bail!(
-                    "{} is not a directory; {typ} must be mounted on a directory",
-                    dest.display()
-                ),
-            }
-        }
-        Err(Errno::ENOENT) => root.ensure(dest, Kind::Dir),
-        Err(e) => Err(e).with_context(|| format!("open {}", dest.display())),
+    let (parent, name) = root.parent_and_name(dest)?;
+    let dir = Some(parent.as_raw_fd());
+    match fstatat(dir, name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) => match st.st_mode & libc::S_IFMT {
+            libc::S_IFDIR => {}
+            libc::S_IFLNK => bail!(
+                "{} is a symlink; {typ} must be mounted on a real directory",
+                dest.display()
+            ),
+            _ => bail!(
+                "{} is not a directory; {typ} must be mounted on a directory",
+                dest.display()
+            ),
+        },
+        Err(Errno::ENOENT) => match mkdirat(dir, name.as_os_str(), Mode::from_bits_truncate(0o755))
+        {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(e) => return Err(e).with_context(|| format!("mkdir {}", dest.display())),
+        },
+        Err(e) => return Err(e).with_context(|| format!("stat {}", dest.display())),
     }
+    openat(
+        Some(parent.as_fd()),
+        name.as_os_str(),
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW,
+        Mode::empty(),
+    )
+    .with_context(|| format!("open {}", dest.display()))
 }
 
 /// Mount a filesystem of type `typ` onto `target` with the options' flags and data.
