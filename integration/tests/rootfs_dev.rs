@@ -15,7 +15,7 @@ use serde_json::json;
 fn configured_devices_have_type_numbers_mode_and_owner() {
     let (rt, c) = setup();
     let mut b = c.bundle();
-    let before = fingerprint(std::path::Path::new("/dev/null"));
+    let before = device_fingerprint(std::path::Path::new("/dev/null"));
     b.set(
         "/linux/devices",
         json!([
@@ -58,7 +58,10 @@ fn configured_devices_have_type_numbers_mode_and_owner() {
         ],
         "{o:?}"
     );
-    assert_eq!(fingerprint(std::path::Path::new("/dev/null")), before);
+    assert_eq!(
+        device_fingerprint(std::path::Path::new("/dev/null")),
+        before
+    );
     assert_clean(&rt, c.id(), &b);
 }
 
@@ -67,7 +70,7 @@ fn user_namespace_devices_are_bound_host_nodes() {
     let (rt, c) = setup();
     let mut b = c.bundle();
     b.set_userns_mapping(100000, 65536);
-    let before = fingerprint(std::path::Path::new("/dev/null"));
+    let before = device_fingerprint(std::path::Path::new("/dev/null"));
     b.set_script(
         "for d in null zero urandom tty; do echo \"$d $(stat -c '%F %t:%T' /dev/$d)\"; done; \
          echo x > /dev/null && echo null-ok; grep -c ' /dev/null ' /proc/self/mountinfo",
@@ -86,7 +89,7 @@ fn user_namespace_devices_are_bound_host_nodes() {
         "{o:?}"
     );
     assert_eq!(
-        fingerprint(std::path::Path::new("/dev/null")),
+        device_fingerprint(std::path::Path::new("/dev/null")),
         before,
         "the host /dev/null was changed"
     );

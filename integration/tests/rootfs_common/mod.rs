@@ -186,6 +186,14 @@ pub fn fingerprint(p: &Path) -> (u32, u32, u32, u64, i64, i64, Vec<u8>) {
     )
 }
 
+/// What must not change on a host device node such as `/dev/null`: type and mode, owner, device
+/// number. Not the ctime: a host may re-chown its /dev nodes on its own (this one does, every
+/// few minutes), which would make a ctime check flaky.
+pub fn device_fingerprint(p: &Path) -> (u32, u32, u32, u64) {
+    let m = std::fs::symlink_metadata(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    (m.mode(), m.uid(), m.gid(), m.rdev())
+}
+
 /// Names in a host directory (sorted).
 pub fn entries(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
