@@ -96,7 +96,7 @@ fn destination_is_the_root() {
     bad_mount(
         json!({"destination": "/", "type": "tmpfs", "source": "tmpfs"}),
         &["invalid config: mounts[6].destination", "container root"],
-        Some("runc 1.1 mounts a tmpfs over the container root"),
+        None,
     );
 }
 
@@ -160,7 +160,7 @@ fn device_with_a_relative_path() {
         json!([{"path": "dev/itest", "type": "c", "major": 1, "minor": 3}]),
     );
     if !rt.is_sangja() {
-        skip!("sangja-only: runc 1.1 creates a device with a relative path under /");
+        skip!("sangja-only: runc 1.1 accepts a device with a relative path");
     }
     let o = create_fails(&rt, &c, &b, &[]);
     rt.assert_sangja_wording(&o, &["invalid config: linux.devices[0].path"]);
