@@ -183,30 +183,34 @@ fn make_node(parent: &OwnedFd, name: &OsStr, n: &DeviceNode) -> nix::Result<()> 
     )
 }
 
-/// Bind the host's node at the same path onto an empty file in the container.
+/// Bind the host's node at the same path onto an empty file in the container. A symlink there
+/// (planted by the image) is replaced by the file, never followed; a directory is refused.
 fn bind_host_node(parent: &OwnedFd, name: &OsStr, n: &DeviceNode) -> Result<()> {
-    let open = || {
-        openat(
-            Some(parent.as_fd()),
-            name,
-            OFlag::O_PATH | OFlag::O_NOFOLLOW,
-            Mode::empty(),
-        )
-    };
-    let target = match open() {
-        Ok(fd) => fd,
-        Err(Errno::ENOENT) => {
-            openat(
-                Some(parent.as_fd()),
-                name,
-                OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW,
-                Mode::from_bits_truncate(0o644),
-            )
-            .context("create bind target")?;
-            open().context("open bind target")?
+    let dir = Some(parent.as_raw_fd());
+    match fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFDIR => bail!("bind target is a directory"),
+        Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFLNK => {
+            unlinkat(dir, name, UnlinkatFlags::NoRemoveDir).context("remove symlink")?;
         }
-        Err(e) => return Err(e).context("open bind target"),
-    };
+        Ok(_) | Err(Errno::ENOENT) => {}
+        Err(e) => return Err(e).context("stat bind target"),
+    }
+    match openat(
+        Some(parent.as_fd()),
+        name,
+        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW,
+        Mode::from_bits_truncate(0o644),
+    ) {
+        Ok(_) | Err(Errno::EEXIST) => {}
+        Err(e) => return Err(e).context("create bind target"),
+    }
+    let target = openat(
+        Some(parent.as_fd()),
+        name,
+        OFlag::O_PATH | OFlag::O_NOFOLLOW,
+        Mode::empty(),
+    )
+    .context("open bind target")?;
     let st = nix::sys::stat::fstat(target.as_raw_fd()).context("stat bind target")?;
     if st.st_mode & libc::S_IFMT == libc::S_IFLNK || st.st_mode & libc::S_IFMT == libc::S_IFDIR {
         bail!("bind target is not a file");

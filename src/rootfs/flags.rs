@@ -1,8 +1,11 @@
-//! Mount option words → mount flags, filesystem data and propagation changes; the root
-//! propagation setting; and statvfs flags → mount flags (to keep what a mount already has).
+//! Mount option words → mount flags, filesystem data and propagation changes, recursive mount
+//! attributes (`rro`, `rnosuid`, …), `idmap`/`ridmap` and `tmpcopyup`; the root propagation
+//! setting; and statvfs flags → mount flags (to keep what a mount already has).
 
 use anyhow::{bail, Result};
 use nix::mount::MsFlags;
+
+use crate::sys::mount_api::attr;
 
 /// `MS_NOSYMFOLLOW` (Linux 5.10), missing from nix's `MsFlags`.
 pub const MS_NOSYMFOLLOW: MsFlags = MsFlags::from_bits_retain(256);
@@ -21,8 +24,40 @@ enum Word {
     Clear(MsFlags),
     /// Change the propagation of the mount after it is made.
     Propagation(MsFlags),
+    /// Set these `MOUNT_ATTR_*` bits on the mount and all its submounts (`rro`, …).
+    RecSet(u64),
+    /// Clear these `MOUNT_ATTR_*` bits recursively (`rrw`, …).
+    RecClear(u64),
+    /// Make this the access-time mode of the mount and its submounts (`rnoatime`, …).
+    RecAtime(u64),
+    /// An id-mapped mount, recursive or not.
+    Idmap(Idmap),
+    /// Copy what is at the destination into the new tmpfs.
+    TmpCopyUp,
     /// Accepted and meaningless (`defaults`).
     Nothing,
+}
+
+/// Which id-mapped mount the options ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idmap {
+    /// `idmap`: only the mount itself.
+    Mount,
+    /// `ridmap`: the mount and every submount.
+    Recursive,
+}
+
+/// `MOUNT_ATTR_*` bits to set and clear on a mount and its submounts with `mount_setattr`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RecAttrs {
+    pub set: u64,
+    pub clear: u64,
+}
+
+impl RecAttrs {
+    pub fn is_empty(&self) -> bool {
+        self.set == 0 && self.clear == 0
+    }
 }
 
 fn word(w: &str) -> Option<Word> {
@@ -58,6 +93,24 @@ fn word(w: &str) -> Option<Word> {
         "symfollow" => Clear(MS_NOSYMFOLLOW),
         "bind" => Set(F::MS_BIND),
         "rbind" => Set(F::MS_BIND.union(F::MS_REC)),
+        "rro" => RecSet(attr::RDONLY),
+        "rrw" => RecClear(attr::RDONLY),
+        "rnosuid" => RecSet(attr::NOSUID),
+        "rsuid" => RecClear(attr::NOSUID),
+        "rnodev" => RecSet(attr::NODEV),
+        "rdev" => RecClear(attr::NODEV),
+        "rnoexec" => RecSet(attr::NOEXEC),
+        "rexec" => RecClear(attr::NOEXEC),
+        "rnodiratime" => RecSet(attr::NODIRATIME),
+        "rdiratime" => RecClear(attr::NODIRATIME),
+        "rnosymfollow" => RecSet(attr::NOSYMFOLLOW),
+        "rsymfollow" => RecClear(attr::NOSYMFOLLOW),
+        "rnoatime" => RecAtime(attr::NOATIME),
+        "rrelatime" => RecAtime(attr::RELATIME),
+        "rstrictatime" => RecAtime(attr::STRICTATIME),
+        "idmap" => Idmap(self::Idmap::Mount),
+        "ridmap" => Idmap(self::Idmap::Recursive),
+        "tmpcopyup" => TmpCopyUp,
         _ => Propagation(propagation(w)?),
     })
 }
@@ -101,6 +154,12 @@ pub struct MountOptions {
     pub propagation: Vec<MsFlags>,
     /// Every word that is not a flag, for the filesystem, joined by commas.
     pub data: String,
+    /// Recursive attributes, applied after the mount (and its remount) with `mount_setattr`.
+    pub rec: RecAttrs,
+    /// `idmap` or `ridmap`.
+    pub idmap: Option<Idmap>,
+    /// `tmpcopyup` (tmpfs only).
+    pub tmpcopyup: bool,
 }
 
 impl MountOptions {
@@ -111,6 +170,9 @@ impl MountOptions {
             clear: MsFlags::empty(),
             propagation: Vec::new(),
             data: String::new(),
+            rec: RecAttrs::default(),
+            idmap: None,
+            tmpcopyup: false,
         };
         let mut data: Vec<&str> = Vec::new();
         for w in words {
@@ -125,6 +187,20 @@ impl MountOptions {
                     o.set &= !f;
                 }
                 Some(Word::Propagation(f)) => o.propagation.push(f),
+                Some(Word::RecSet(a)) => {
+                    o.rec.set |= a;
+                    o.rec.clear &= !a;
+                }
+                Some(Word::RecClear(a)) => {
+                    o.rec.clear |= a;
+                    o.rec.set &= !a;
+                }
+                Some(Word::RecAtime(mode)) => {
+                    o.rec.clear |= attr::ATIME_MASK;
+                    o.rec.set = (o.rec.set & !attr::ATIME_MASK) | mode;
+                }
+                Some(Word::Idmap(i)) => o.idmap = Some(i),
+                Some(Word::TmpCopyUp) => o.tmpcopyup = true,
                 Some(Word::Nothing) => {}
                 None if w.is_empty() => {}
                 None => data.push(w),
@@ -290,6 +366,48 @@ mod tests {
             F::MS_NODEV | F::MS_NOATIME | F::MS_BIND | F::MS_REMOUNT
         );
         assert!(!MountOptions::parse(&["rbind", "rprivate"]).needs_remount());
+    }
+
+    #[test]
+    fn recursive_attribute_words() {
+        let table: &[(&str, u64, u64)] = &[
+            ("rro", attr::RDONLY, 0),
+            ("rrw", 0, attr::RDONLY),
+            ("rnosuid", attr::NOSUID, 0),
+            ("rsuid", 0, attr::NOSUID),
+            ("rnodev", attr::NODEV, 0),
+            ("rdev", 0, attr::NODEV),
+            ("rnoexec", attr::NOEXEC, 0),
+            ("rexec", 0, attr::NOEXEC),
+            ("rnodiratime", attr::NODIRATIME, 0),
+            ("rdiratime", 0, attr::NODIRATIME),
+            ("rnosymfollow", attr::NOSYMFOLLOW, 0),
+            ("rsymfollow", 0, attr::NOSYMFOLLOW),
+            ("rnoatime", attr::NOATIME, attr::ATIME_MASK),
+            ("rrelatime", attr::RELATIME, attr::ATIME_MASK),
+            ("rstrictatime", attr::STRICTATIME, attr::ATIME_MASK),
+        ];
+        for (w, set, clear) in table {
+            let o = MountOptions::parse(&["rbind", w]);
+            assert_eq!((o.rec.set, o.rec.clear), (*set, *clear), "word {w}");
+            assert!(o.data.is_empty() && !o.needs_remount(), "word {w}");
+        }
+        let o = MountOptions::parse(&["rro", "rnoatime", "rrw", "rstrictatime"]);
+        assert_eq!(o.rec.set, attr::STRICTATIME);
+        assert_eq!(o.rec.clear, attr::RDONLY | attr::ATIME_MASK);
+        assert!(MountOptions::parse(&["ro"]).rec.is_empty());
+    }
+
+    #[test]
+    fn idmap_and_tmpcopyup_words() {
+        let o = MountOptions::parse(&["rbind", "idmap"]);
+        assert_eq!(o.idmap, Some(Idmap::Mount));
+        let o = MountOptions::parse(&["bind", "ridmap", "ro"]);
+        assert_eq!(o.idmap, Some(Idmap::Recursive));
+        assert_eq!(o.set, F::MS_BIND | F::MS_RDONLY);
+        let o = MountOptions::parse(&["tmpcopyup", "mode=755"]);
+        assert!(o.tmpcopyup && o.idmap.is_none());
+        assert_eq!(o.data, "mode=755");
     }
 
     #[test]

@@ -1,19 +1,37 @@
 //! Layer 2: the container's filesystem view. `prepare` builds it inside the new mount namespace
 //! and enters it, in runc's order: propagation of `/`, the rootfs bound onto itself, the config's
-//! mounts (destinations resolved inside the rootfs), `/dev`, pivot_root (or move + chroot),
-//! readonly and masked paths, a read-only root. `apply_sysctl` is for init afterwards.
-//! Uses `sys` and the OCI spec types only.
+//! mounts (destinations resolved inside the rootfs), `/dev`, pivot_root (or move + chroot), then
+//! `linux.sysctl`, readonly and masked paths, a read-only root. Uses `sys`, `error` and the OCI
+//! spec types only.
+//!
+//! The API for the layers above:
+//! - [`prepare`] (or [`prepare_with`] when the parent made id-mapped trees): everything at once.
+//!   Or [`enter`] … [`Entered::finish`] with, in between, what must happen after the pivot but
+//!   before the root turns read-only — [`bind_console`] for a terminal.
+//! - [`validate`]: the mount checks, for `create` before any side effect.
+//! - [`apply_sysctl`]: idempotent (a value already set is not written again), so calling it after
+//!   `prepare`, which applies `linux.sysctl` before `/proc/sys` becomes read-only, is harmless.
+//! - [`open_idmapped_trees`]: for the runtime parent, when a container with a user namespace has
+//!   id-mapped mounts (see `idmap`).
+//! - [`volumes`]: `sangja run -v/--tmpfs` and `sangja volume ls|rm`.
 
 mod cgroup;
+mod console;
+mod copyup;
 mod devices;
 mod flags;
+mod idmap;
 mod mountinfo;
 mod mounts;
 mod paths;
 mod pivot;
 mod resolve;
 mod sysctl;
+mod validate;
+pub mod volumes;
 
+#[cfg(test)]
+mod feature_tests;
 #[cfg(test)]
 mod root_tests;
 #[cfg(test)]
@@ -25,7 +43,10 @@ use anyhow::{Context, Result};
 use nix::mount::{mount, MsFlags};
 use oci_spec::runtime::Spec;
 
+pub use console::bind_console;
+pub use idmap::{open_idmapped_trees, PreparedMounts};
 pub use sysctl::apply_sysctl;
+pub use validate::validate;
 
 /// Choices that are not in config.json.
 #[derive(Debug, Clone, Default)]
@@ -38,12 +59,44 @@ pub struct RootfsOptions {
 ///
 /// Runs in the container's init, in its new mount namespace, before hostname and exec. `rootfs` is
 /// the absolute, canonical host path of the root filesystem.
+/// `before_pivot` runs once the mounts and /dev are made, before the root is entered (the
+/// createContainer hooks' moment).
 pub fn prepare(
     spec: &Spec,
     rootfs: &Path,
     opts: &RootfsOptions,
     before_pivot: &mut dyn FnMut() -> Result<()>,
 ) -> Result<()> {
+    prepare_with(spec, rootfs, opts, PreparedMounts::default(), before_pivot)
+}
+
+/// [`prepare`] with id-mapped mount trees made by the runtime parent.
+pub fn prepare_with(
+    spec: &Spec,
+    rootfs: &Path,
+    opts: &RootfsOptions,
+    prepared: PreparedMounts,
+    before_pivot: &mut dyn FnMut() -> Result<()>,
+) -> Result<()> {
+    enter(spec, rootfs, opts, prepared, before_pivot)?.finish()
+}
+
+/// The container root has been entered; [`Entered::finish`] completes it.
+#[must_use = "finish() applies sysctl, readonly and masked paths and the read-only root"]
+pub struct Entered<'a> {
+    spec: &'a Spec,
+}
+
+/// The first part of [`prepare`]: mounts, `/dev`, and the pivot. Afterwards "/" is the container
+/// root; the root is still writable and readonly/masked paths are not applied yet.
+pub fn enter<'a>(
+    spec: &'a Spec,
+    rootfs: &Path,
+    opts: &RootfsOptions,
+    prepared: PreparedMounts,
+    before_pivot: &mut dyn FnMut() -> Result<()>,
+) -> Result<Entered<'a>> {
+    validate(spec)?;
     let linux = spec.linux().as_ref();
     let configured = linux.and_then(|l| l.rootfs_propagation().as_deref());
     let propagation = flags::root_propagation(configured)?;
@@ -62,10 +115,13 @@ pub fn prepare(
     let root = resolve::Root::open(rootfs)?;
 
     let mounts = spec.mounts().as_deref().unwrap_or(&[]);
-    mounts::mount_all(&root, mounts)?;
+    let in_userns = in_user_namespace();
+    let mut ctx = mounts::MountContext::new(spec, prepared, in_userns);
+    mounts::mount_all(&root, mounts, &mut ctx)?;
+    drop(ctx);
     if devices::needs_dev_setup(mounts) {
         let devs = linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
-        devices::setup_dev(&root, devs, in_user_namespace())?;
+        devices::setup_dev(&root, devs, in_userns)?;
     }
 
     // createContainer hooks: the mounts are there, the root is not entered yet.
@@ -84,15 +140,24 @@ pub fn prepare(
         set_propagation(Path::new("/"), propagation)
             .with_context(|| format!("make the new / {name}"))?;
     }
+    Ok(Entered { spec })
+}
 
-    if let Some(l) = linux {
-        paths::make_readonly(l.readonly_paths().as_deref().unwrap_or(&[]))?;
-        paths::mask(l.masked_paths().as_deref().unwrap_or(&[]))?;
+impl Entered<'_> {
+    /// The rest of [`prepare`], in runc's order: `linux.sysctl` (while `/proc/sys` is still
+    /// writable), readonly paths, masked paths, and `root.readonly`.
+    pub fn finish(self) -> Result<()> {
+        let spec = self.spec;
+        apply_sysctl(spec)?;
+        if let Some(l) = spec.linux().as_ref() {
+            paths::make_readonly(l.readonly_paths().as_deref().unwrap_or(&[]))?;
+            paths::mask(l.masked_paths().as_deref().unwrap_or(&[]))?;
+        }
+        if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
+            paths::readonly_root()?;
+        }
+        Ok(())
     }
-    if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
-        paths::readonly_root()?;
-    }
-    Ok(())
 }
 
 fn set_propagation(path: &Path, flags: MsFlags) -> Result<()> {

@@ -1,21 +1,31 @@
 //! The config's `mounts`, in order: each destination is resolved (and created) inside the rootfs,
 //! then mounted through `/proc/self/fd/N` so no symlink swapped in later can redirect it. Bind
-//! mounts get a second, remounting call so `ro`/`nosuid`/… really apply; propagation words are
-//! applied last, one call each.
+//! mounts get a second, remounting call so `ro`/`nosuid`/… really apply; id-mapped binds are
+//! attached from a detached tree (see `idmap`); recursive attributes (`rro`, …) are set with
+//! `mount_setattr(AT_RECURSIVE)`; propagation words are applied last, one call each.
+//!
+//! Refused: a destination that resolves to the container root; `proc` or `sysfs` on anything but
+//! a real directory (a symlink there could move `/proc` somewhere the later steps do not expect,
+//! as runc refuses too).
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
 use nix::errno::Errno;
-use nix::fcntl::OFlag;
+use nix::fcntl::{AtFlags, OFlag};
 use nix::mount::{mount, MsFlags};
+use nix::sys::stat::{fstatat, mkdirat, Mode};
 use nix::sys::statfs::{statfs, PROC_SUPER_MAGIC};
-use oci_spec::runtime::Mount;
+use oci_spec::runtime::{Mount, Spec};
 
 use super::cgroup;
-use super::flags::{statvfs_to_mount_flags, MountOptions};
+use super::copyup::mount_tmpfs_copyup;
+use super::flags::{statvfs_to_mount_flags, MountOptions, RecAttrs};
+use super::idmap::{self, PreparedMounts, UsernsCache};
 use super::resolve::{proc_fd_path, Kind, Root};
+use crate::sys::mount_api::{mount_setattr, move_mount_onto};
+use crate::sys::open::openat;
 use crate::sys::statvfs::fstatvfs_flags;
 
 /// Files below `/proc` that may be mount targets (the ones lxcfs emulates), as runc allows.
@@ -35,10 +45,33 @@ const PROC_MOUNT_ALLOWED: &[&str] = &[
     "/proc/sys/kernel/ns_last_pid",
 ];
 
+/// What mounting needs besides the rootfs and the mount list.
+pub struct MountContext<'a> {
+    /// The whole config (an id-mapped mount without maps takes the container's).
+    pub spec: &'a Spec,
+    /// Id-mapped trees made outside init, by mount index.
+    pub prepared: PreparedMounts,
+    /// Init is in a user namespace: id-mapped trees cannot be made here.
+    pub in_userns: bool,
+    usernss: UsernsCache,
+}
+
+impl<'a> MountContext<'a> {
+    pub fn new(spec: &'a Spec, prepared: PreparedMounts, in_userns: bool) -> Self {
+        MountContext {
+            spec,
+            prepared,
+            in_userns,
+            usernss: UsernsCache::default(),
+        }
+    }
+}
+
 /// Mount every entry of `mounts` in config order; errors name the destination.
-pub fn mount_all(root: &Root, mounts: &[Mount]) -> Result<()> {
-    for m in mounts {
-        mount_one(root, m).with_context(|| format!("mount {}", m.destination().display()))?;
+pub fn mount_all(root: &Root, mounts: &[Mount], ctx: &mut MountContext) -> Result<()> {
+    for (i, m) in mounts.iter().enumerate() {
+        mount_one(root, i, m, ctx)
+            .with_context(|| format!("mount {}", m.destination().display()))?;
     }
     Ok(())
 }
@@ -49,7 +82,7 @@ pub fn is_bind(m: &Mount) -> bool {
         || MountOptions::parse(m.options().as_deref().unwrap_or(&[])).is_bind()
 }
 
-fn mount_one(root: &Root, m: &Mount) -> Result<()> {
+fn mount_one(root: &Root, index: usize, m: &Mount, ctx: &mut MountContext) -> Result<()> {
     let dest = m.destination();
     let typ = m.typ().as_deref().unwrap_or("");
     let mut opts = MountOptions::parse(m.options().as_deref().unwrap_or(&[]));
@@ -63,24 +96,95 @@ fn mount_one(root: &Root, m: &Mount) -> Result<()> {
             .with_context(|| format!("stat bind source {}", src.display()))?;
         let kind = if meta.is_dir() { Kind::Dir } else { Kind::File };
         let target = root.ensure(dest, kind)?;
-        check_proc_destination(root, &target, src_is_proc(src))?;
-        bind(root, dest, src, &target, &opts)?;
+        check_destination(root, &target, src_is_proc(src))?;
+        let tree = match idmap::wanted(m, &opts) {
+            Some(how) => Some(idmapped_tree(index, m, src, how, opts.is_recursive(), ctx)?),
+            None => None,
+        };
+        bind_with(root, dest, src, &target, &opts, tree)?;
     } else {
         if typ.is_empty() {
             bail!("no mount type");
         }
-        let target = root.ensure(dest, Kind::Dir)?;
-        check_proc_destination(root, &target, typ == "proc")?;
+        if opts.idmap.is_some() {
+            bail!("idmap and ridmap are only supported on bind mounts");
+        }
+        let target = match typ {
+            "proc" | "sysfs" => real_directory(root, dest, typ)?,
+            _ => root.ensure(dest, Kind::Dir)?,
+        };
+        check_destination(root, &target, typ == "proc")?;
         match typ {
             "cgroup" | "cgroup2" => cgroup::mount_cgroup(root, dest, &target, &opts)?,
             "sysfs" => mount_sysfs(root, dest, source, &target, &opts)?,
+            "tmpfs" if opts.tmpcopyup => mount_tmpfs_copyup(root, dest, source, &target, &opts)?,
+            _ if opts.tmpcopyup => bail!("tmpcopyup is only supported on tmpfs"),
             _ => {
                 let src = source.map_or(Path::new(typ), |s| s);
                 mount_fs(src, &target, typ, &opts)?
             }
         }
     }
+    apply_recursive(root, dest, opts.rec)?;
     apply_propagation(root, dest, &opts.propagation)
+}
+
+/// The id-mapped tree for `mounts[index]`: handed in by the parent, or made here when init is
+/// privileged over the host's filesystems (no user namespace of its own).
+fn idmapped_tree(
+    index: usize,
+    m: &Mount,
+    src: &Path,
+    how: super::flags::Idmap,
+    rbind: bool,
+    ctx: &mut MountContext,
+) -> Result<OwnedFd> {
+    if let Some(tree) = ctx.prepared.take(index) {
+        return Ok(tree);
+    }
+    if ctx.in_userns {
+        bail!(
+            "id-mapped mounts in a container with a user namespace must be prepared by the \
+             runtime before init enters it (not supported yet)"
+        );
+    }
+    let (u, g) = idmap::mappings(m, ctx.spec)?;
+    let userns = ctx.usernss.get(&u, &g)?;
+    idmap::idmapped_tree(src, how, rbind, userns)
+}
+
+/// For `proc` and `sysfs`: the destination must be a directory, not a symlink or a file; a
+/// missing one is created. The last component is looked at without following it, whichever way
+/// paths are resolved.
+fn real_directory(root: &Root, dest: &Path, typ: &str) -> Result<OwnedFd> {
+    let (parent, name) = root.parent_and_name(dest)?;
+    let dir = Some(parent.as_raw_fd());
+    match fstatat(dir, name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) => match st.st_mode & libc::S_IFMT {
+            libc::S_IFDIR => {}
+            libc::S_IFLNK => bail!(
+                "{} is a symlink; {typ} must be mounted on a real directory",
+                dest.display()
+            ),
+            _ => bail!(
+                "{} is not a directory; {typ} must be mounted on a directory",
+                dest.display()
+            ),
+        },
+        Err(Errno::ENOENT) => match mkdirat(dir, name.as_os_str(), Mode::from_bits_truncate(0o755))
+        {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(e) => return Err(e).with_context(|| format!("mkdir {}", dest.display())),
+        },
+        Err(e) => return Err(e).with_context(|| format!("stat {}", dest.display())),
+    }
+    openat(
+        Some(parent.as_fd()),
+        name.as_os_str(),
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW,
+        Mode::empty(),
+    )
+    .with_context(|| format!("open {}", dest.display()))
 }
 
 /// Mount a filesystem of type `typ` onto `target` with the options' flags and data.
@@ -126,19 +230,37 @@ pub fn bind(
     target: &OwnedFd,
     opts: &MountOptions,
 ) -> Result<()> {
-    let flags = if opts.is_recursive() {
-        MsFlags::MS_BIND | MsFlags::MS_REC
-    } else {
-        MsFlags::MS_BIND
-    };
-    mount(
-        Some(src),
-        &proc_fd_path(target),
-        None::<&str>,
-        flags,
-        None::<&str>,
-    )
-    .with_context(|| format!("bind {}", src.display()))?;
+    bind_with(root, dest, src, target, opts, None)
+}
+
+/// [`bind`], attaching the detached (id-mapped) `tree` instead of binding `src` when given.
+fn bind_with(
+    root: &Root,
+    dest: &Path,
+    src: &Path,
+    target: &OwnedFd,
+    opts: &MountOptions,
+    tree: Option<OwnedFd>,
+) -> Result<()> {
+    match tree {
+        Some(tree) => move_mount_onto(tree.as_fd(), target.as_fd())
+            .with_context(|| format!("attach id-mapped {}", src.display()))?,
+        None => {
+            let flags = if opts.is_recursive() {
+                MsFlags::MS_BIND | MsFlags::MS_REC
+            } else {
+                MsFlags::MS_BIND
+            };
+            mount(
+                Some(src),
+                &proc_fd_path(target),
+                None::<&str>,
+                flags,
+                None::<&str>,
+            )
+            .with_context(|| format!("bind {}", src.display()))?
+        }
+    }
     if !opts.needs_remount() {
         return Ok(());
     }
@@ -154,6 +276,18 @@ pub fn bind(
         None::<&str>,
     )
     .context("remount bind mount with its options")
+}
+
+/// Set the recursive attributes (`rro`, `rnosuid`, …) on the mount now at `dest` and below it.
+fn apply_recursive(root: &Root, dest: &Path, rec: RecAttrs) -> Result<()> {
+    if rec.is_empty() {
+        return Ok(());
+    }
+    let mounted = reopen(root, dest)?;
+    mount_setattr(mounted.as_fd(), true, rec.set, rec.clear, None).map_err(|e| match e {
+        Errno::ENOSYS => anyhow!("recursive mount options need mount_setattr (Linux 5.12)"),
+        e => anyhow!("mount_setattr(AT_RECURSIVE): {e}"),
+    })
 }
 
 /// Apply each propagation change to the mount now at `dest`.
@@ -184,10 +318,14 @@ fn src_is_proc(src: &Path) -> bool {
     statfs(src).is_ok_and(|s| s.filesystem_type() == PROC_SUPER_MAGIC)
 }
 
-/// Refuse mounts that would fake `/proc` (later steps write there) or cover files in it, as runc
-/// does: `/proc` itself takes only procfs, below it only the files lxcfs emulates.
-fn check_proc_destination(root: &Root, target: &OwnedFd, is_proc: bool) -> Result<()> {
+/// Refuse a destination that is the container root itself, and mounts that would fake `/proc`
+/// (later steps write there) or cover files in it, as runc does: `/proc` itself takes only
+/// procfs, below it only the files lxcfs emulates.
+fn check_destination(root: &Root, target: &OwnedFd, is_proc: bool) -> Result<()> {
     let real = root.container_path(target)?;
+    if real == Path::new("/") {
+        bail!("the destination resolves to the container root, which cannot be mounted over");
+    }
     check_proc_path(&real, is_proc)
 }
 

@@ -193,13 +193,16 @@ impl Root {
     }
 
     /// An `O_PATH` fd for `path` inside the root, creating a directory or an empty file there
-    /// (and missing parents) when nothing is there yet.
+    /// (and missing parents) when nothing is there yet. A dangling symlink on the way is
+    /// followed inside the root: what is created is its target.
     pub fn ensure(&self, path: &Path, kind: Kind) -> Result<OwnedFd> {
         match self.open_path(path, OFlag::O_PATH) {
             Ok(fd) => return Ok(fd),
             Err(Errno::ENOENT) => {}
             Err(e) => return Err(e).with_context(|| format!("open {}", path.display())),
         }
+        let expanded = self.expand(path)?;
+        let path = expanded.as_path();
         let (parent, name) = self.parent_and_name(path)?;
         let made = match kind {
             Kind::Dir => nix::sys::stat::mkdirat(
@@ -221,6 +224,18 @@ impl Root {
         }
         self.open_path(path, OFlag::O_PATH)
             .with_context(|| format!("open {}", path.display()))
+    }
+
+    /// `path` as a container path with the symlinks that exist now resolved inside the root
+    /// (missing components kept as written), so a dangling symlink names its target. Only used
+    /// to choose names to create: each step is still opened through [`Root::open_path`].
+    fn expand(&self, path: &Path) -> Result<PathBuf> {
+        let rel: PathBuf = components(path).collect();
+        let joined = secure_join(&self.path, &rel)?;
+        let inside = joined
+            .strip_prefix(&self.path)
+            .map_err(|_| anyhow!("{} resolves outside the rootfs", path.display()))?;
+        Ok(Path::new("/").join(inside))
     }
 
     /// Where an fd opened by us really is on the host (`/proc/self/fd` link).
@@ -314,6 +329,14 @@ mod tests {
         let fd = r.ensure(Path::new("/b/b/dir"), Kind::Dir).unwrap();
         assert_eq!(r.container_path(&fd).unwrap(), Path::new("/dir"));
         assert!(r.ensure(Path::new("/x/.."), Kind::Dir).is_ok());
+        // Dangling symlinks (absolute, relative, with `..`) are followed inside the root.
+        symlink("/etc/../../../made/by/link", root.join("dangling")).unwrap();
+        symlink("../../nowhere", root.join("x/rel")).unwrap();
+        let fd = r.ensure(Path::new("/dangling"), Kind::Dir).unwrap();
+        assert_eq!(r.container_path(&fd).unwrap(), Path::new("/made/by/link"));
+        let fd = r.ensure(Path::new("/x/rel/deeper"), Kind::File).unwrap();
+        assert_eq!(r.container_path(&fd).unwrap(), Path::new("/nowhere/deeper"));
+        assert!(root.join("nowhere/deeper").is_file());
         assert!(r.parent_and_name(Path::new("/x/..")).is_err());
         assert!(r.mkdir_all(Path::new("/loop1/z")).is_err());
     }

@@ -10,6 +10,7 @@ pub mod fd;
 pub mod fork;
 #[cfg(test)]
 pub mod glibc_fork;
+pub mod mount_api;
 pub mod netif;
 pub mod open;
 pub mod process;
@@ -19,4 +20,5 @@ pub mod seccomp;
 pub mod socket;
 pub mod statvfs;
 pub mod tty;
+pub mod userns;
 pub mod uts;
