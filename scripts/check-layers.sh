@@ -13,7 +13,7 @@ table='
 main          cli logging
 cli           container spec state logging error
 logging       sys error
-container     process state spec cgroups network hooks security sys error
+container     process state spec cgroups network hooks security rootfs sys error
 process       namespaces rootfs cgroups security network hooks spec sys error
 namespaces    spec sys error
 rootfs        spec sys error

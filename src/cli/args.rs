@@ -90,6 +90,14 @@ pub struct CreateArgs {
 // Parsed once per run; boxing a variant would only cost indirection.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
+pub enum VolumeCommand {
+    /// List named volumes
+    Ls,
+    /// Remove a named volume no live container uses
+    Rm { name: String },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum NetworkCommand {
     /// Remove a network no container uses: its bridge, NAT rules and files
     Rm { name: String },
@@ -171,6 +179,12 @@ pub enum Command {
         no_subreaper: bool,
         #[command(flatten)]
         net: NetworkArgs,
+        /// Mount a host path or a named volume: SRC:DST[:ro] (repeatable)
+        #[arg(short = 'v', long = "volume")]
+        volume: Vec<String>,
+        /// Mount a tmpfs: DST[:size=..,mode=..] (repeatable)
+        #[arg(long)]
+        tmpfs: Vec<String>,
     },
     /// List containers
     List {
@@ -211,6 +225,9 @@ pub enum Command {
     /// Manage sangja's bridge networks
     #[command(subcommand)]
     Network(NetworkCommand),
+    /// Manage named volumes
+    #[command(subcommand)]
+    Volume(VolumeCommand),
     /// Write a default config.json
     Spec {
         /// Directory to write config.json into

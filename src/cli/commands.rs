@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use nix::sys::signal::Signal;
 
-use super::args::{Cli, Command, CreateArgs, GlobalOptions, ListFormat, NetworkCommand};
+use super::args::{
+    Cli, Command, CreateArgs, GlobalOptions, ListFormat, NetworkCommand, VolumeCommand,
+};
 use super::output::{list_json, list_table, parse_duration, ps_table, state_json};
 use super::signal::parse_signal;
 use super::update::resources_from;
@@ -58,9 +60,13 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             keep,
             no_subreaper: _,
             net,
+            volume,
+            tmpfs,
         } => {
             let mut create = create_options(create, g);
             create.network_flags = net.to_flags();
+            create.volumes = volume;
+            create.tmpfs = tmpfs;
             let opts = RunOptions {
                 create,
                 detach,
@@ -113,6 +119,14 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 Ok(())
             })?;
         }
+        Command::Volume(VolumeCommand::Ls) => {
+            let names: String = container::list_volumes(&store)?
+                .iter()
+                .map(|n| format!("{n}\n"))
+                .collect();
+            io::stdout().write_all(names.as_bytes())?;
+        }
+        Command::Volume(VolumeCommand::Rm { name }) => container::remove_volume(&store, &name)?,
         Command::Network(NetworkCommand::Rm { name }) => container::remove_network(&store, &name)?,
         Command::Spec { bundle, rootless } => write_spec(bundle, rootless)?,
     }
@@ -132,6 +146,8 @@ fn create_options(a: CreateArgs, g: &GlobalOptions) -> CreateOptions {
         systemd_cgroup: g.systemd_cgroup,
         network_flags: None,
         terminal_relay: false,
+        volumes: Vec::new(),
+        tmpfs: Vec::new(),
     }
 }
 

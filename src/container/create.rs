@@ -17,6 +17,7 @@ use crate::network::{apply_run_flags, Request, RunFlags};
 use crate::process::{
     create_gate, ensure_sealed_exe, send_to_console_socket, spawn_init, InitConfig, Spawned,
 };
+use crate::rootfs::{self, volumes};
 use crate::security;
 use crate::spec;
 use crate::state::{validate_id, State, Store};
@@ -40,6 +41,9 @@ pub struct CreateOptions {
     pub network_flags: Option<RunFlags>,
     /// A foreground `run` relays the terminal itself, so no console socket is needed.
     pub terminal_relay: bool,
+    /// `sangja run -v SRC:DST[:ro]` and `--tmpfs DST[:opts]`, for this run's config only.
+    pub volumes: Vec<String>,
+    pub tmpfs: Vec<String>,
 }
 
 /// Create the container; returns its init waiting at the start gate.
@@ -56,7 +60,12 @@ pub fn create(
     if let Some(flags) = &opts.network_flags {
         apply_run_flags(&mut spec, flags)?;
     }
+    if !opts.volumes.is_empty() || !opts.tmpfs.is_empty() {
+        let cwd = std::env::current_dir().context("current directory")?;
+        volumes::apply_run_flags(&mut spec, store.root(), &cwd, &opts.volumes, &opts.tmpfs)?;
+    }
     spec::validate(&spec, &bundle)?;
+    rootfs::validate(&spec)?;
     let security = security::Plan::from_spec(&spec)?;
     if security.seccomp_listener().is_some() {
         return Err(Error::invalid(

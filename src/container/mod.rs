@@ -18,6 +18,7 @@ mod run;
 mod start;
 mod update;
 mod view;
+mod volumes;
 
 /// The network flag types `run` takes, so the CLI need not reach below this layer.
 pub use crate::network::{NetworkMode, RunFlags};
@@ -33,6 +34,7 @@ pub use run::{run, RunOptions};
 pub use start::start;
 pub use update::update;
 pub use view::{list, state, ContainerView};
+pub use volumes::{list_volumes, remove_volume};
 
 use crate::state::{State, Status, Store};
 

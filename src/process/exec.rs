@@ -101,7 +101,7 @@ fn steps(
     }
     enter_root(root).stage("root")?;
     trace(cfg.debug, ch, "exec: in the container");
-    let ready = before_ready(cfg.process, ch)?;
+    let ready = before_ready(cfg.process, ch, None)?;
     ch.send(&Message::Ready).stage("ready")?;
     exec_process(cfg.process, ready, cfg.preserve_fds, cfg.security)
 }

@@ -12,7 +12,7 @@ use nix::unistd::{Gid, Uid};
 use oci_spec::runtime::Process;
 
 use super::channel::{Channel, Message};
-use super::console::attach_new_pty;
+use super::console::{attach_new_pty, Pty};
 use super::exec_path::resolve_executable;
 use super::stage::{Never, Stage, StageError};
 use super::user_env::with_home;
@@ -28,14 +28,25 @@ pub(super) struct Ready {
     cwd_done: bool,
 }
 
-/// Before ready: the pty (sent to the parent), environment, cwd, executable.
-pub(super) fn before_ready(process: &Process, ch: &Channel) -> Result<Ready, StageError> {
-    if process.terminal().unwrap_or(false) {
-        let size = process
-            .console_size()
-            .as_ref()
-            .map(|b| (b.height() as u16, b.width() as u16));
-        let pty = attach_new_pty(size).stage("console")?;
+/// Before ready: the pty (made here unless the caller made it; its master goes to the
+/// parent), environment, cwd, executable.
+pub(super) fn before_ready(
+    process: &Process,
+    ch: &Channel,
+    made: Option<Pty>,
+) -> Result<Ready, StageError> {
+    let pty = match made {
+        Some(pty) => Some(pty),
+        None if process.terminal().unwrap_or(false) => {
+            let size = process
+                .console_size()
+                .as_ref()
+                .map(|b| (b.height() as u16, b.width() as u16));
+            Some(attach_new_pty(size).stage("console")?)
+        }
+        None => None,
+    };
+    if let Some(pty) = pty {
         ch.send_with_fd(
             &Message::Console {
                 name: pty.slave_name.clone(),

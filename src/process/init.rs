@@ -6,12 +6,14 @@
 
 use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
 
 use anyhow::{anyhow, Context};
 use nix::sched::{unshare, CloneFlags};
 use nix::unistd::{Gid, Uid};
 
 use super::channel::{Channel, Message};
+use super::console::attach_new_pty;
 use super::finish::{before_ready, exec_process};
 use super::gate::wait_at_gate;
 use super::spawn::{second_fork, InitConfig};
@@ -20,7 +22,7 @@ use crate::hooks::{run_hooks, HookKind};
 use crate::namespaces::{
     open_joins, set_hostname_and_domain, setns_all, write_time_offsets, NsPlan, NsType,
 };
-use crate::rootfs::{self, RootfsOptions};
+use crate::rootfs::{self, PreparedMounts, RootfsOptions};
 use crate::sys::netif;
 use crate::sys::open::openat;
 use crate::sys::process::join_session_keyring;
@@ -82,15 +84,30 @@ fn steps(
         hook_state = Some(state);
         Ok(())
     };
-    rootfs::prepare(
+    let entered = rootfs::enter(
         cfg.spec,
         cfg.rootfs,
         &RootfsOptions {
             no_pivot: cfg.no_pivot,
         },
+        PreparedMounts::default(),
         &mut before_pivot,
     )
     .stage("rootfs")?;
+    // The terminal's pty comes from the container's own devpts, and /dev/console is its slave;
+    // both before the root and /dev paths turn read-only.
+    let pty = if process.terminal().unwrap_or(false) {
+        let size = process
+            .console_size()
+            .as_ref()
+            .map(|b| (b.height() as u16, b.width() as u16));
+        let pty = attach_new_pty(size).stage("console")?;
+        rootfs::bind_console(Path::new(&pty.slave_name)).stage("console")?;
+        Some(pty)
+    } else {
+        None
+    };
+    entered.finish().stage("rootfs")?;
     trace(cfg.debug, ch, "init: rootfs ready");
     set_hostname_and_domain(cfg.spec).stage("hostname")?;
     rootfs::apply_sysctl(cfg.spec).stage("sysctl")?;
@@ -99,7 +116,7 @@ fn steps(
             .context("bring up lo")
             .stage("network")?;
     }
-    let ready = before_ready(process, ch)?;
+    let ready = before_ready(process, ch, pty)?;
     trace(cfg.debug, ch, "init: ready");
     ch.send(&Message::Ready).stage("ready")?;
     wait_at_gate(cfg.gate).stage("start gate")?;
