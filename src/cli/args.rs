@@ -225,6 +225,8 @@ pub enum Command {
     /// Manage sangja's bridge networks
     #[command(subcommand)]
     Network(NetworkCommand),
+    /// Print the OCI features document of this build
+    Features,
     /// Manage named volumes
     #[command(subcommand)]
     Volume(VolumeCommand),

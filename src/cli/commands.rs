@@ -119,6 +119,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 Ok(())
             })?;
         }
+        Command::Features => {
+            println!("{}", serde_json::to_string_pretty(&container::features())?);
+        }
         Command::Volume(VolumeCommand::Ls) => {
             let names: String = container::list_volumes(&store)?
                 .iter()

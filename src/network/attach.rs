@@ -479,7 +479,23 @@ pub fn remove_network_with(
         fw.remove_subnet(cfg.subnet)?;
     }
     drop(lock);
-    std::fs::remove_dir_all(&nd.dir).with_context(|| format!("remove {}", nd.dir.display()))
+    std::fs::remove_dir_all(&nd.dir).with_context(|| format!("remove {}", nd.dir.display()))?;
+    // The last network takes the table (and its hooked chains) with it; under the lock that
+    // new networks take, so none appears meanwhile.
+    let _global = ipam::lock_file(&root.join(format!("{NETWORKS_DIR}.lock")))?;
+    let others = std::fs::read_dir(root.join(NETWORKS_DIR))
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .any(|e| e.path().join("network.json").exists())
+        })
+        .unwrap_or(false);
+    if !others {
+        if let Ok(mut fw) = sys.firewall() {
+            fw.remove_table()?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -37,6 +37,10 @@ impl Firewall for FakeFw {
     fn remove_subnet(&mut self, _: Subnet) -> Result<()> {
         Ok(())
     }
+    fn remove_table(&mut self) -> Result<()> {
+        self.0.lock().unwrap().elements.clear();
+        Ok(())
+    }
 }
 
 struct FakeSys {

@@ -488,7 +488,11 @@ pub fn apply_run_flags(spec: &mut Spec, flags: &RunFlags) -> Result<(), Error> {
             return Err(Error::invalid(
                 "--network",
                 format!(
-                    "{m:?} does not take --publish, --ip, --subnet or --dns (only bridge does)"
+                    "{} does not take --publish, --ip, --subnet or --dns (only bridge does)",
+                    match m {
+                        NetworkMode::Host => "host",
+                        _ => "none",
+                    }
                 ),
             ))
         }

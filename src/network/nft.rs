@@ -66,6 +66,8 @@ pub trait Firewall {
     fn remove(&mut self, rules: &Rules) -> Result<()>;
     /// Forget a network's subnet (when the network is removed).
     fn remove_subnet(&mut self, subnet: Subnet) -> Result<()>;
+    /// Drop sangja's whole table (when the last network is removed); gone already is fine.
+    fn remove_table(&mut self) -> Result<()>;
 }
 
 /// The batch that creates the table; fails as a whole when the table exists.
@@ -337,6 +339,14 @@ impl Firewall for NftCli {
         }
         self.run(&delete_batch(&ours))
             .with_context(|| format!("delete nftables elements of {}", rules.address))
+    }
+
+    fn remove_table(&mut self) -> Result<()> {
+        match self.run(&format!("delete table ip {TABLE}\n")) {
+            Ok(()) => Ok(()),
+            Err(e) if is_missing(&e) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     fn remove_subnet(&mut self, subnet: Subnet) -> Result<()> {

@@ -60,6 +60,11 @@ impl RecAttrs {
     }
 }
 
+/// Is `w` an option word (as opposed to filesystem data)?
+pub fn is_known_option(w: &str) -> bool {
+    word(w).is_some()
+}
+
 fn word(w: &str) -> Option<Word> {
     use MsFlags as F;
     use Word::*;

@@ -44,6 +44,7 @@ use nix::mount::{mount, MsFlags};
 use oci_spec::runtime::Spec;
 
 pub use console::bind_console;
+pub use flags::is_known_option;
 pub use idmap::{open_idmapped_trees, PreparedMounts};
 pub use sysctl::apply_sysctl;
 pub use validate::validate;
