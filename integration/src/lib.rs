@@ -7,13 +7,16 @@
 //! - `container`: an id guard that force-deletes on drop
 //! - `leftovers`: state dirs, processes, mounts and cgroups a container must not leave
 //! - `netns`: named network namespaces for join tests
+//! - `nethost`: test-host namespaces, commands and container guards for sangja networking
 //! - `output`: a finished command and the assertions on it
 //! - `util`: ids, root check, loud skips, polling, safe removal
 
 pub mod bundle;
+pub mod cgroupenv;
 pub mod console;
 pub mod container;
 pub mod leftovers;
+pub mod nethost;
 pub mod netns;
 pub mod output;
 pub mod runtime;

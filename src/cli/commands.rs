@@ -154,15 +154,13 @@ fn create_options(a: CreateArgs, g: &GlobalOptions) -> CreateOptions {
     }
 }
 
-/// Global flags that ask for something sangja cannot do yet are refused, never ignored
-/// (`--systemd-cgroup` is refused by `create`, where it would matter).
+/// Global flags are checked here; `--systemd-cgroup` is refused by `create`, where it would
+/// matter. `--rootless` means, as with runc, "ignore cgroup permission errors"; sangja never
+/// hits one as root, and without root it makes no cgroup it could be denied, so every value
+/// is honoured as is.
 fn check_unsupported_globals(g: &GlobalOptions) -> anyhow::Result<()> {
     match g.rootless.as_deref() {
-        None | Some("false") | Some("auto") => Ok(()),
-        Some("true") if nix::unistd::geteuid().is_root() => {
-            bail!("--rootless=true: rootless mode is not supported when running as root")
-        }
-        Some("true") => Ok(()),
+        None | Some("true" | "false" | "auto") => Ok(()),
         Some(other) => bail!("--rootless: invalid value {other:?} (true, false or auto)"),
     }
 }

@@ -103,7 +103,13 @@ fn steps(
     trace(cfg.debug, ch, "exec: in the container");
     let ready = before_ready(cfg.process, ch, None)?;
     ch.send(&Message::Ready).stage("ready")?;
-    exec_process(cfg.process, ready, cfg.preserve_fds, cfg.security)
+    exec_process(
+        cfg.process,
+        ready,
+        cfg.preserve_fds,
+        cfg.security,
+        cfg.debug,
+    )
 }
 
 /// Make the container's root our root.

@@ -92,6 +92,7 @@ pub(super) fn exec_process(
     ready: Ready,
     preserve_fds: u32,
     security: &Plan,
+    debug: bool,
 ) -> Result<Never, StageError> {
     fd::cloexec_from(3 + preserve_fds)
         .context("mark fds close-on-exec")
@@ -104,9 +105,13 @@ pub(super) fn exec_process(
         user.additional_gids().as_deref().unwrap_or(&[]),
     )
     .stage("user")?;
-    for warning in security.apply_after_user_switch(None).stage("security")? {
-        // Capabilities the kernel lacks: the spec says warn, not fail; stderr is all we have.
-        eprintln!("sangja: warning: {warning}");
+    let warnings = security.apply_after_user_switch(None).stage("security")?;
+    if debug {
+        // Capabilities that cannot be granted (the spec says warn, not fail; runc drops them
+        // silently): only with --debug, on stderr, the one place left to say it.
+        for warning in warnings {
+            eprintln!("sangja: warning: {warning}");
+        }
     }
     if let Some(mask) = user.umask() {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));

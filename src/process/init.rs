@@ -129,7 +129,7 @@ fn steps(
         )
         .stage("startContainer hooks")?;
     }
-    exec_process(process, ready, cfg.preserve_fds, cfg.security)
+    exec_process(process, ready, cfg.preserve_fds, cfg.security, cfg.debug)
 }
 
 /// The state JSON with another `status`.
