@@ -121,7 +121,7 @@ pub fn send_with_fd(sock: BorrowedFd<'_>, payload: &[u8], fd: BorrowedFd<'_>) ->
             // SAFETY: CMSG_SPACE is a pure size computation.
             let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<libc::c_int>() as u32) };
             msg.msg_control = cbuf.0.as_mut_ptr() as *mut libc::c_void;
-            msg.msg_controllen = space as usize;
+            msg.msg_controllen = space as _;
             // SAFETY: msg_control points at a zeroed, aligned buffer of at least `space` bytes,
             // so CMSG_FIRSTHDR is non-null and the header and one int fit inside it.
             unsafe {
@@ -129,7 +129,7 @@ pub fn send_with_fd(sock: BorrowedFd<'_>, payload: &[u8], fd: BorrowedFd<'_>) ->
                 (*cmsg).cmsg_level = libc::SOL_SOCKET;
                 (*cmsg).cmsg_type = libc::SCM_RIGHTS;
                 (*cmsg).cmsg_len =
-                    libc::CMSG_LEN(std::mem::size_of::<libc::c_int>() as u32) as usize;
+                    libc::CMSG_LEN(std::mem::size_of::<libc::c_int>() as u32) as _;
                 std::ptr::copy_nonoverlapping(
                     &raw as *const libc::c_int as *const u8,
                     libc::CMSG_DATA(cmsg),
