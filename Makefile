@@ -21,7 +21,7 @@ INTEGRATION_ARGS ?=
 # line comes last and the exit status is non-zero if any step failed.
 # The cgroup v2 stage under User-Mode Linux goes here, after `integration`, as its own target
 # that tees its cargo test output to $(LOG_DIR)/<name>.log with $(call logged,...).
-TEST_STEPS := deps lint unit integration
+TEST_STEPS := deps lint unit integration uml
 
 # $(call logged,NAME,COMMAND): run COMMAND, teeing its output to $(LOG_DIR)/NAME.log and its exit
 # status to $(LOG_DIR)/NAME.rc (read by scripts/summarize-tests.sh), and exit with that status.
@@ -32,18 +32,25 @@ logged = set +e; mkdir -p $(LOG_DIR); $(2) 2>&1 | tee $(LOG_DIR)/$(1).log; \
 warn_not_root = if [ "$$(id -u)" -ne 0 ]; then \
 	echo "$(1): NOT ROOT: tests that need root will skip or fail; run as root for the full suite" >&2; fi
 
-.PHONY: help build deps demo-bundle run need-root lint unit integration test clean
+.PHONY: help build deps demo-bundle run need-root lint unit integration test clean bench uml
+.PHONY: test-clients
 
 help:
 	@echo "make build        static release binary at $(BIN) (musl if available, else glibc crt-static)"
 	@echo "make run          deps + build + demo-bundle, then run the demo container (root)"
-	@echo "make test         deps, lint, unit, integration; one summary line; non-zero on any failure"
+	@echo "make test         deps, lint, unit, integration, uml; one summary line; non-zero on any failure"
 	@echo "make deps         apt-get the missing test/demo packages (root, only when missing)"
 	@echo "make demo-bundle  busybox bundle at $(DEMO)"
 	@echo "make lint         rustfmt check, clippy -D warnings, layer check (scripts/check-layers.sh)"
 	@echo "make unit         cargo test -p sangja"
 	@echo "make integration  build, then cargo test -p sangja-integration against $(BIN) (root)"
+	@echo "make uml          build, then the cgroup v2 tests (cgroups_* + library v2 kernel tests) natively"
+	@echo "                  if this host has cgroup v2 controllers, else inside User-Mode Linux (root)"
 	@echo "make clean        cargo clean and remove the demo, its state and test logs"
+	@echo "make test-clients build, then containerd, podman and Docker driving sangja and runc, on the host"
+	@echo "                  and (limits) in UML; summary line per client (root; integration/clients/)"
+	@echo "make bench        build, then sangja vs runc, crun, youki on the host and in UML (root):"
+	@echo "                  target/bench/report.md and chart.svg (bench/README.md)"
 
 build:
 	@CARGO='$(CARGO)' bash scripts/build-static.sh
@@ -97,6 +104,16 @@ integration: build
 		SANGJA_ITEST_SKIP_LOG=$(abspath $(LOG_DIR))/integration.skips \
 		$(CARGO) test -p sangja-integration --no-fail-fast $(INTEGRATION_ARGS))
 
+# The cgroup v2 stage: integration/uml/integration-tests.sh builds the cgroups_* integration
+# tests and the library tests on the host, then runs them natively when this host's cgroup2
+# has the cpu, memory and pids controllers, else inside User-Mode Linux (installed if missing).
+uml: build
+	@$(call warn_not_root,uml)
+	@rm -f $(LOG_DIR)/uml.skips
+	@$(call logged,uml,SANGJA_RUNTIME=$(abspath $(BIN)) \
+		SANGJA_ITEST_SKIP_LOG=$(abspath $(LOG_DIR))/uml.skips \
+		CARGO='$(CARGO)' bash integration/uml/integration-tests.sh)
+
 test:
 	rm -rf $(LOG_DIR) && mkdir -p $(LOG_DIR)
 	@failed=""; \
@@ -114,3 +131,14 @@ clean:
 		$(BIN) --root $(abspath $(DEMO_STATE)) delete -f $(DEMO_ID) >/dev/null 2>&1 || true; fi
 	$(CARGO) clean
 	rm -rf $(BIN) $(DEMO) $(DEMO_STATE) $(LOG_DIR)
+
+# The harness lives in bench/ (its own workspace, built into target/bench-build); youki is
+# built once into target/bench-tools. See bench/README.md.
+bench: need-root build
+	@bash bench/bench.sh
+
+# containerd, podman and Docker with sangja (and runc, to check the tests) as their runtime;
+# private daemons and dirs; the limit tests in UML. See integration/clients/README.md.
+test-clients: build
+	@$(call warn_not_root,test-clients)
+	@$(call logged,test-clients,SANGJA=$(abspath $(BIN)) bash integration/clients/run.sh)

@@ -1,5 +1,6 @@
 //! `update`'s flags (runc's names) and `--resources FILE|-` turned into one LinuxResources.
-//! The file is read first; flags override its fields, as runc does.
+//! The file is read first and flags override its fields (runc 1.1 ignores the flags when a
+//! file is given; applying both loses nothing the caller asked for).
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -132,7 +133,8 @@ pub fn resources_from(a: &UpdateArgs) -> anyhow::Result<LinuxResources> {
     if let Some(v) = a.blkio_weight {
         set("blockIO", "weight", v.into());
     }
-    serde_json::from_value(doc).context("invalid resources")
+    let text = serde_json::to_string_pretty(&doc).context("encode resources")?;
+    Ok(crate::spec::parse_named(&text, "linux.resources")?)
 }
 
 fn read_resources(path: &PathBuf) -> anyhow::Result<Value> {
@@ -185,6 +187,19 @@ mod tests {
     struct T {
         #[command(flatten)]
         u: UpdateArgs,
+    }
+
+    #[test]
+    fn a_type_error_names_the_field() {
+        let t = tempfile::tempdir().unwrap();
+        let f = t.path().join("r.json");
+        std::fs::write(&f, r#"{"pids":{"limit":"many"}}"#).unwrap();
+        let args = T::parse_from(["t", "-r", f.to_str().unwrap(), "c1"]);
+        let err = resources_from(&args.u).unwrap_err().to_string();
+        assert!(
+            err.starts_with("invalid config: linux.resources.pids.limit:"),
+            "{err}"
+        );
     }
 
     #[test]

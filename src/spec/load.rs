@@ -32,6 +32,20 @@ pub fn load_file(path: &Path) -> Result<Spec, Error> {
     parse(path, &bytes)
 }
 
+/// Parse `text` as `T`; a type error names the JSON field at fault, under `prefix` (e.g.
+/// `linux.resources`), as an invalid-config error.
+pub fn parse_named<T: serde::de::DeserializeOwned>(text: &str, prefix: &str) -> Result<T, Error> {
+    serde_json::from_str(text).map_err(|e| {
+        let msg = e.to_string();
+        let at = format!(" at line {} column {}", e.line(), e.column());
+        let msg = msg.strip_suffix(&at).unwrap_or(&msg).to_string();
+        let field = json_path_at(text.as_bytes(), e.line(), e.column())
+            .map(|f| format!("{prefix}.{f}"))
+            .unwrap_or_else(|| prefix.to_string());
+        Error::invalid(field, msg)
+    })
+}
+
 /// A raw-JSON pass run before the typed parse (e.g. the security layer's name checks).
 pub type RawCheck<'a> = &'a dyn Fn(&mut serde_json::Value) -> Result<(), Error>;
 

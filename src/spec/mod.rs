@@ -23,6 +23,6 @@ pub use oci_spec::runtime::Spec;
 
 pub use check::validate;
 pub use default::default_spec;
-pub use load::{load, load_checked, load_file, RawCheck, MAX_CONFIG_SIZE};
+pub use load::{load, load_checked, load_file, parse_named, RawCheck, MAX_CONFIG_SIZE};
 pub use pretty::{to_pretty_json, try_to_pretty_json};
 pub use rootfs::rootfs_path;
