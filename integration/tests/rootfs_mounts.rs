@@ -436,3 +436,68 @@ fn mounts_are_applied_in_config_order() {
     let o = c.run(&b).ok();
     assert_eq!(o.lines(), ["bound", "0"], "{o:?}");
 }
+
+/// In a container with its own user namespace, init cannot make an id-mapped mount itself: the
+/// runtime's parent makes the tree on the host side. The owners seen inside go through both
+/// mappings (the mount's, then the user namespace's).
+#[test]
+fn idmapped_mount_in_a_container_with_a_user_namespace() {
+    let (rt, c) = setup();
+    if !rt.is_sangja() {
+        skip!("sangja-only: runc 1.1.5 has no id-mapped mounts (added in runc 1.2)");
+    }
+    let mut b = c.bundle();
+    let data = b.host_dir("owned-userns");
+    fs::write(data.join("root-file"), "r").unwrap();
+    let maps = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+    b.set_userns_mapping(100000, 65536);
+    // An existing directory of the rootfs: the container's root cannot create one in a
+    // rootfs owned by the host's root.
+    b.add_mount(
+        json!({"destination": "/tmp", "type": "bind", "source": data,
+        "options": ["rbind", "idmap"], "uidMappings": maps, "gidMappings": maps}),
+    );
+    b.set_script("stat -c '%n %u:%g' /tmp/root-file");
+    let o = c.run(&b);
+    if !o.success() && o.stderr.contains("does not support id-mapped mounts") {
+        skip!(
+            "the filesystem of {} cannot be id-mapped here",
+            data.display()
+        );
+    }
+    let o = o.ok();
+    assert_eq!(o.lines(), ["/tmp/root-file 0:0"], "{o:?}");
+    assert_clean(&rt, c.id(), &b);
+}
+
+/// `linux.mountLabel` on a host without SELinux is ignored, and `--debug` says so.
+#[test]
+fn mount_label_without_selinux_is_ignored_with_a_debug_line() {
+    let (rt, c) = setup();
+    if !rt.is_sangja() {
+        skip!("sangja-only: checks sangja's debug log wording");
+    }
+    if std::path::Path::new("/sys/fs/selinux/enforce").exists() {
+        skip!("this host has SELinux: the label would be refused, not ignored");
+    }
+    let mut b = c.bundle();
+    b.set(
+        "/linux/mountLabel",
+        json!("system_u:object_r:container_file_t:s0"),
+    );
+    b.set_args(&["true"]);
+    let log = rt.scratch("debug.log");
+    let o = rt
+        .command(["--debug", "--log"])
+        .arg(&log)
+        .args(["run", "-b"])
+        .arg(b.path())
+        .arg(c.id())
+        .output();
+    o.ok();
+    let text = fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("mountLabel") && text.contains("SELinux is not enabled"),
+        "{text}"
+    );
+}

@@ -78,6 +78,7 @@ pub fn create(
         log("debug", note);
     }
     crate::hooks::validate(spec.hooks().as_ref())?;
+    check_mount_label(&spec, log)?;
     let net_request = Request::from_spec(&spec, &opts.id)?;
     let rootfs = spec::rootfs_path(&spec, &bundle)?;
     check_terminal(&spec, opts)?;
@@ -95,6 +96,13 @@ pub fn create(
             undo.remove()
         });
         let cgroup_fd = cg.open_fd()?;
+        // In a container with its own user namespace init cannot make id-mapped mounts; the
+        // parent (host root) makes the trees and init, a copy of it, finds them open.
+        let idmapped = if has_user_namespace(&spec) {
+            rootfs::open_idmapped_trees(&spec, &bundle)?
+        } else {
+            rootfs::PreparedMounts::default()
+        };
         let net = match &net_request {
             Some(req) => {
                 let prepared = network::prepare(store, req, &mut spec)?;
@@ -113,6 +121,7 @@ pub fn create(
             bundle: &bundle,
             gate: &gate,
             cgroup: Some(&cgroup_fd),
+            idmapped: &idmapped,
             no_pivot: opts.no_pivot,
             no_new_keyring: opts.no_new_keyring,
             preserve_fds: opts.preserve_fds,
@@ -173,6 +182,41 @@ pub fn create(
         }
         Err(e) => Err(rollback.unwind(e)),
     }
+}
+
+/// `linux.mountLabel` means something only under SELinux: ignored (said at debug level) on a
+/// host without it; refused on one with it, since sangja does not label mounts yet.
+fn check_mount_label(spec: &spec::Spec, log: &mut dyn FnMut(&str, &str)) -> anyhow::Result<()> {
+    let Some(label) = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.mount_label().as_deref())
+    else {
+        return Ok(());
+    };
+    if std::path::Path::new("/sys/fs/selinux/enforce").exists() {
+        return Err(Error::invalid(
+            "linux.mountLabel",
+            "SELinux mount labels are not supported yet on this SELinux host",
+        )
+        .into());
+    }
+    log(
+        "debug",
+        &format!("linux.mountLabel {label:?} ignored: SELinux is not enabled on this host"),
+    );
+    Ok(())
+}
+
+/// Does the config make (or join) a user namespace?
+fn has_user_namespace(spec: &spec::Spec) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| {
+            ns.iter()
+                .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::User)
+        })
 }
 
 /// A terminal needs somewhere to go: the console socket, or a foreground relay (runc's rules).

@@ -22,7 +22,7 @@ use crate::hooks::{run_hooks, HookKind};
 use crate::namespaces::{
     open_joins, set_hostname_and_domain, setns_all, write_time_offsets, NsPlan, NsType,
 };
-use crate::rootfs::{self, PreparedMounts, RootfsOptions};
+use crate::rootfs::{self, RootfsOptions};
 use crate::sys::netif;
 use crate::sys::open::openat;
 use crate::sys::process::join_session_keyring;
@@ -90,7 +90,10 @@ fn steps(
         &RootfsOptions {
             no_pivot: cfg.no_pivot,
         },
-        PreparedMounts::default(),
+        cfg.idmapped
+            .try_clone()
+            .context("id-mapped mount trees")
+            .stage("rootfs")?,
         &mut before_pivot,
     )
     .stage("rootfs")?;

@@ -15,6 +15,7 @@ use oci_spec::runtime::Spec;
 use super::channel::{Channel, Message};
 use super::init::run_init;
 use crate::namespaces::{write_id_maps, NsPlan, NsType};
+use crate::rootfs::PreparedMounts;
 use crate::security::Plan;
 use crate::sys::clone::{clone_fork, Forked};
 use crate::sys::process::exit_now;
@@ -31,6 +32,8 @@ pub struct InitConfig<'a> {
     pub gate: &'a OwnedFd,
     /// The container's cgroup directory: init is born in it (CLONE_INTO_CGROUP).
     pub cgroup: Option<&'a OwnedFd>,
+    /// Id-mapped mount trees the parent made (needed when init has a user namespace).
+    pub idmapped: &'a PreparedMounts,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     /// fds 3..3+N are passed to the container process.

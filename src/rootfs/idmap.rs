@@ -59,6 +59,15 @@ impl PreparedMounts {
     pub fn is_empty(&self) -> bool {
         self.trees.is_empty()
     }
+
+    /// The same trees on new fds (init gets a copy of the parent's memory, not its values).
+    pub fn try_clone(&self) -> std::io::Result<PreparedMounts> {
+        let mut trees = HashMap::new();
+        for (i, fd) in &self.trees {
+            trees.insert(*i, fd.try_clone()?);
+        }
+        Ok(PreparedMounts { trees })
+    }
 }
 
 /// Whether `m` asks for an id-mapped mount, and whether recursively: the `idmap`/`ridmap`
