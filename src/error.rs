@@ -37,6 +37,10 @@ pub enum Error {
     /// The container is in a status that does not allow the action.
     #[error("{0}")]
     WrongStatus(String),
+    /// `exec` could not start its program: the shell's exit codes (127 not found, 126 not
+    /// executable) tell callers which, as podman and shells expect.
+    #[error("{msg}")]
+    ExecFailed { msg: String, exit_code: u8 },
 }
 
 impl Error {

@@ -22,7 +22,12 @@ fn main() -> ExitCode {
             let msg = format!("{e:#}");
             logging::error(&msg);
             eprintln!("sangja: {msg}");
-            ExitCode::from(1)
+            match e.downcast_ref::<sangja::error::Error>() {
+                Some(sangja::error::Error::ExecFailed { exit_code, .. }) => {
+                    ExitCode::from(*exit_code)
+                }
+                _ => ExitCode::from(1),
+            }
         }
     }
 }

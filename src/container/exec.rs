@@ -102,7 +102,7 @@ pub fn exec(
         debug: opts.debug,
         security: &security,
     };
-    let mut spawned = spawn_exec(&cfg, log)?;
+    let mut spawned = spawn_exec(&cfg, log).map_err(exec_failure)?;
     if let (Some(socket), Some((master, name))) = (&opts.console_socket, &spawned.console) {
         send_to_console_socket(socket, master, name)?;
         spawned.console = None;
@@ -117,6 +117,20 @@ pub fn exec(
         Some((master, _)) => relay_until_exit(master, spawned.pid, &signals),
         None => signals.wait_for_exit(spawned.pid),
     }
+}
+
+/// A program that could not be found or run gets the shell's exit code.
+fn exec_failure(e: anyhow::Error) -> anyhow::Error {
+    let msg = format!("{e:#}");
+    let exit_code =
+        if msg.contains("executable file not found") || msg.contains("no such file or directory") {
+            127
+        } else if msg.contains("permission denied") || msg.contains("is a directory") {
+            126
+        } else {
+            return e;
+        };
+    Error::ExecFailed { msg, exit_code }.into()
 }
 
 /// The process to run, checked like `process` in config.json.

@@ -67,11 +67,14 @@ pub(super) fn before_ready(
         // As runc: a missing working directory is made (as root, before the user switch).
         std::fs::create_dir_all(&cwd)
             .with_context(|| format!("create process.cwd {}", cwd.display()))
-            .stage("cwd")?;
+            .stage("process.cwd")?;
     }
     // chdir before switching user catches a bad cwd before ready; a cwd only the user may
     // enter is retried after the switch.
     let cwd_done = nix::unistd::chdir(&cwd).is_ok();
+    if cwd_done {
+        check_cwd_inside_root(&cwd).stage("process.cwd")?;
+    }
     let args = process.args().clone().unwrap_or_default();
     let arg0 = args.first().map(String::as_str).unwrap_or("");
     let exe = resolve_executable(arg0, &env, &cwd).stage("exec lookup")?;
@@ -82,6 +85,18 @@ pub(super) fn before_ready(
         cwd,
         cwd_done,
     })
+}
+
+/// CVE-2024-21626: a cwd like `/proc/self/fd/N` naming a leaked host directory would put the
+/// process outside its root. The kernel's getcwd fails (or says "(unreachable)") then.
+fn check_cwd_inside_root(cwd: &Path) -> anyhow::Result<()> {
+    match nix::unistd::getcwd() {
+        Ok(p) if !p.to_string_lossy().starts_with("(unreachable)") => Ok(()),
+        _ => anyhow::bail!(
+            "process.cwd {} is outside the container's root filesystem",
+            cwd.display()
+        ),
+    }
 }
 
 /// After ready (and the start gate for init), in runc's order: fds marked close-on-exec,
