@@ -327,15 +327,13 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<Compiled, Error> {
                 if args.is_empty() {
                     match &rules.unconditional {
                         Some((v, _, _)) if *v == value => {}
-                        Some((_, other, k)) => {
-                            return Err(Error::invalid(
-                                format!("{ef}.names[{j}]"),
-                                format!(
-                                    "{name:?} already has the unconditional action {other} from \
-                                     {F}.syscalls[{k}]; conflicting actions"
-                                ),
-                            ))
-                        }
+                        // libseccomp (so runc) keeps the first unconditional rule of a
+                        // syscall; podman's default profile relies on it (setns allowed,
+                        // then listed again as ERRNO).
+                        Some((_, other, k)) => notes.push(format!(
+                            "{ef}.names[{j}]: {name:?} already has the unconditional action \
+                             {other} from {F}.syscalls[{k}], which is kept"
+                        )),
                         None => rules.unconditional = Some((value, act.to_string(), i)),
                     }
                     continue;
