@@ -78,14 +78,24 @@ done < <(env)
     echo 'export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
     printf 'export HOME=%q TMPDIR=/tmp LANG=C.UTF-8\n' "${HOME:-/root}"
     printf 'work=%q\n' "$work"
+    printf 'repo=%q\n' "$repo"
     cat <<'EOF'
 finish() { sync; poweroff -f; }
 trap finish EXIT
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
+# A checkout under /tmp or /run (a CI clone, say) would vanish under the tmpfs: park a bind
+# of it on /dev (devtmpfs, untouched here) and move it back afterwards.
+mkdir -p /dev/.sangja-repo
+mount --bind "$repo" /dev/.sangja-repo
 mount -t tmpfs tmpfs /run
 mount -t tmpfs tmpfs /tmp
+if [ ! -d "$work" ]; then
+    mkdir -p "$repo" && mount --move /dev/.sangja-repo "$repo"
+else
+    umount /dev/.sangja-repo
+fi
 mkdir -p /dev/shm /dev/pts
 mount -t tmpfs tmpfs /dev/shm
 mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts
