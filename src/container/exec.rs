@@ -196,7 +196,6 @@ fn from_container(state: &State, a: &ExecArgs) -> anyhow::Result<Process> {
 /// `--cap NAME`: added to the bounding, effective and permitted sets (runc's rule).
 fn add_capabilities(p: &mut Process, names: &[String]) -> anyhow::Result<()> {
     use oci_spec::runtime::{Capability, LinuxCapabilities};
-    use std::str::FromStr;
     let mut caps = p.capabilities().clone().unwrap_or_else(|| {
         let mut c = LinuxCapabilities::default();
         c.set_bounding(None)
@@ -213,7 +212,8 @@ fn add_capabilities(p: &mut Process, names: &[String]) -> anyhow::Result<()> {
         } else {
             format!("CAP_{upper}")
         };
-        let cap = Capability::from_str(&full)
+        // Through serde, which knows the config's "CAP_"-prefixed spelling.
+        let cap: Capability = serde_json::from_value(serde_json::Value::String(full))
             .map_err(|_| Error::invalid("--cap", format!("unknown capability {name:?}")))?;
         let with = |set: &Option<oci_spec::runtime::Capabilities>| {
             let mut s = set.clone().unwrap_or_default();

@@ -10,6 +10,15 @@ pub fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+/// Give SIGPIPE back its default action. Rust's runtime ignores it before `main`, and an
+/// ignored signal stays ignored across execve: every container process would inherit that.
+/// With the default, sangja writing to a closed pipe also ends quietly, like other tools.
+pub fn default_sigpipe() {
+    // SAFETY: installing SIG_DFL involves no handler code; nothing else runs yet (single
+    // thread, start of main).
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+}
+
 /// Join a new anonymous-per-name session keyring (`KEYCTL_JOIN_SESSION_KEYRING`), so the
 /// container does not share the caller's keys. ENOSYS/EACCES (keyrings disabled or filtered)
 /// are reported to the caller, which may ignore them as runc does.
