@@ -7,7 +7,6 @@ use sangja::cli::{dispatch, Cli};
 use sangja::logging::{self, Format};
 
 fn main() -> ExitCode {
-    sangja::sys::process::default_sigpipe();
     let cli = Cli::parse();
     let format = match cli.global.log_format {
         sangja::cli::LogFormat::Json => Format::Json,

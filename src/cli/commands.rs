@@ -31,7 +31,7 @@ pub fn version_text() -> String {
 pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     let g = &cli.global;
     if g.version {
-        print!("{}", version_text());
+        emit(&version_text())?;
         return Ok(0);
     }
     let Some(command) = cli.command else {
@@ -45,7 +45,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             container::create(&store, &create_options(args, g), &mut forward)?;
         }
         Command::Start { id } => container::start(&store, &id)?,
-        Command::State { id } => println!("{}", state_json(&container::state(&store, &id)?)),
+        Command::State { id } => emit(&format!("{}\n", state_json(&container::state(&store, &id)?)))?,
         Command::Kill { all, id, signal } => {
             let sig = match signal {
                 Some(s) => parse_signal(&s)?,
@@ -83,7 +83,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             } else {
                 list_table(&views)
             };
-            io::stdout().write_all(text.as_bytes())?;
+            emit(&text)?;
         }
         Command::Exec(args) => {
             return container::exec(&store, &args.to_options(g.debug)?, &mut forward);
@@ -101,7 +101,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             } else {
                 ps_table(&pids, &ps_args)?
             };
-            io::stdout().write_all(text.as_bytes())?;
+            emit(&text)?;
         }
         Command::Update(args) => {
             container::update(&store, &args.id, &resources_from(&args)?)?;
@@ -112,28 +112,35 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             id,
         } => {
             let interval = parse_duration(&interval)?;
-            let mut out = io::stdout();
             container::events(&store, &id, stats, interval, &mut |e| {
-                writeln!(out, "{}", serde_json::to_string(e)?)?;
-                out.flush()?;
-                Ok(())
+                emit(&format!("{}\n", serde_json::to_string(e)?))
             })?;
         }
         Command::Features => {
-            println!("{}", serde_json::to_string_pretty(&container::features())?);
+            emit(&format!("{}\n", serde_json::to_string_pretty(&container::features())?))?;
         }
         Command::Volume(VolumeCommand::Ls) => {
             let names: String = container::list_volumes(&store)?
                 .iter()
                 .map(|n| format!("{n}\n"))
                 .collect();
-            io::stdout().write_all(names.as_bytes())?;
+            emit(&names)?;
         }
         Command::Volume(VolumeCommand::Rm { name }) => container::remove_volume(&store, &name)?,
         Command::Network(NetworkCommand::Rm { name }) => container::remove_network(&store, &name)?,
         Command::Spec { bundle, rootless } => write_spec(bundle, rootless)?,
     }
     Ok(0)
+}
+
+/// Write command output; a reader that went away (`| head`) is not an error. sangja keeps
+/// SIGPIPE ignored (hooks' stdin may close early), so this is where a closed pipe shows.
+fn emit(text: &str) -> anyhow::Result<()> {
+    let mut out = io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }
 
 fn create_options(a: CreateArgs, g: &GlobalOptions) -> CreateOptions {

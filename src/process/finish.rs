@@ -168,6 +168,7 @@ fn exec(exe: &Path, args: &[String], env: &[String]) -> anyhow::Result<Never> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
         .context("unblock signals")?;
+    crate::sys::process::default_sigpipe();
     let err = nix::unistd::execve(&path, &argv, &envp).unwrap_err();
     Err(anyhow!(
         "exec {}: {}",

@@ -10,12 +10,10 @@ pub fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
-/// Give SIGPIPE back its default action. Rust's runtime ignores it before `main`, and an
-/// ignored signal stays ignored across execve: every container process would inherit that.
-/// With the default, sangja writing to a closed pipe also ends quietly, like other tools.
+/// Give SIGPIPE back its default action, in a container process just before execve. Rust's
+/// runtime ignores it before `main`, and an ignored signal stays ignored across execve.
 pub fn default_sigpipe() {
-    // SAFETY: installing SIG_DFL involves no handler code; nothing else runs yet (single
-    // thread, start of main).
+    // SAFETY: installing SIG_DFL involves no handler code; the caller is single-threaded.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
 }
 
