@@ -21,7 +21,7 @@ INTEGRATION_ARGS ?=
 # line comes last and the exit status is non-zero if any step failed.
 # The cgroup v2 stage under User-Mode Linux goes here, after `integration`, as its own target
 # that tees its cargo test output to $(LOG_DIR)/<name>.log with $(call logged,...).
-TEST_STEPS := deps lint unit integration uml
+TEST_STEPS := deps lint unit integration uml clients
 
 # $(call logged,NAME,COMMAND): run COMMAND, teeing its output to $(LOG_DIR)/NAME.log and its exit
 # status to $(LOG_DIR)/NAME.rc (read by scripts/summarize-tests.sh), and exit with that status.
@@ -33,12 +33,12 @@ warn_not_root = if [ "$$(id -u)" -ne 0 ]; then \
 	echo "$(1): NOT ROOT: tests that need root will skip or fail; run as root for the full suite" >&2; fi
 
 .PHONY: help build deps demo-bundle run need-root lint unit integration test clean bench uml
-.PHONY: test-clients
+.PHONY: test-clients clients
 
 help:
 	@echo "make build        static release binary at $(BIN) (musl if available, else glibc crt-static)"
 	@echo "make run          deps + build + demo-bundle, then run the demo container (root)"
-	@echo "make test         deps, lint, unit, integration, uml; one summary line; non-zero on any failure"
+	@echo "make test         deps, lint, unit, integration, uml, clients; one summary line; non-zero on any failure"
 	@echo "make deps         apt-get the missing test/demo packages (root, only when missing)"
 	@echo "make demo-bundle  busybox bundle at $(DEMO)"
 	@echo "make lint         rustfmt check, clippy -D warnings, layer check (scripts/check-layers.sh)"
@@ -142,3 +142,9 @@ bench: need-root build
 test-clients: build
 	@$(call warn_not_root,test-clients)
 	@$(call logged,test-clients,SANGJA=$(abspath $(BIN)) bash integration/clients/run.sh)
+
+# The step of `make test`: the clients with sangja only (the runc runs check the tests
+# themselves; `make test-clients` does both).
+clients: build
+	@$(call warn_not_root,clients)
+	@$(call logged,clients,SANGJA=$(abspath $(BIN)) bash integration/clients/run.sh --runtimes sangja)

@@ -28,6 +28,11 @@ for log in "${logs[@]}"; do
                         if (w == "ignored") i += $k
                     }
                  }
+                 # the real-client suite: "<client>: N passed, N failed (N skipped; ...)"
+                 /^(containerd|podman|docker): [0-9]+ passed, [0-9]+ failed/{
+                    p += $2; f += $4
+                    if ($7 == "skipped;") i += substr($6, 2)
+                 }
                  END { print p + 0, f + 0, i + 0 }'
     )
     passed=$((passed + p)) failed=$((failed + f)) ignored=$((ignored + i))
