@@ -153,6 +153,7 @@ impl Runtime {
             stdout: None,
             timeout: default_timeout(),
             fds: Vec::new(),
+            envs: Vec::new(),
         }
     }
 
@@ -325,6 +326,7 @@ pub struct Cmd {
     stdout: Option<PathBuf>,
     timeout: Duration,
     fds: Vec<(File, RawFd)>,
+    envs: Vec<(OsString, OsString)>,
 }
 
 impl Cmd {
@@ -357,6 +359,12 @@ impl Cmd {
     }
     pub fn timeout(mut self, t: Duration) -> Self {
         self.timeout = t;
+        self
+    }
+    /// Set an environment variable of the runtime process.
+    pub fn env(mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> Self {
+        self.envs
+            .push((k.as_ref().to_os_string(), v.as_ref().to_os_string()));
         self
     }
     /// Give the runtime `file` as descriptor `target` (for `--preserve-fds`).
@@ -408,6 +416,7 @@ impl Cmd {
             .map(|d| format!(" (cwd {})", d.display()))
             .unwrap_or_default();
         c.env(MARKER_ENV, format!("{cmdline}{cwd_note}"));
+        c.envs(self.envs.iter().map(|(k, v)| (k, v)));
         c.args(&self.args)
             .stdin(Stdio::null())
             .stdout(out_file)

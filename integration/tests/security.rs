@@ -538,6 +538,42 @@ fn only_stdio_and_preserved_fds_reach_the_container() {
     assert_eq!(fds, [0, 1, 2, 3, 4], "{o:?}");
 }
 
+/// systemd socket activation: with `LISTEN_FDS=2` the runtime passes fds 3 and 4 on before the
+/// `--preserve-fds` ones and tells the process `LISTEN_FDS=2`, `LISTEN_PID=1` (runc's rule).
+#[test]
+fn listen_fds_are_passed_before_preserved_fds() {
+    let (rt, c) = setup();
+    if !rt.is_sangja() {
+        skip!(
+            "runc also wants LISTEN_PID to be its own pid, which this harness cannot set before \
+             exec; sangja takes an unset LISTEN_PID as meant for it"
+        );
+    }
+    let mut b = c.bundle();
+    let f = rt.scratch("listenfile");
+    fs::write(&f, "x").unwrap();
+    b.set_script("ls /proc/self/fd/; env | grep '^LISTEN_' | sort");
+    let mut cmd = rt
+        .command(["run", "--preserve-fds", "1", "--bundle"])
+        .arg(b.path())
+        .arg(c.id())
+        .env("LISTEN_FDS", "2");
+    for t in 3..=6 {
+        cmd = cmd.pass_fd(File::open(&f).unwrap(), t);
+    }
+    let o = cmd.output().ok();
+    let lines = o.lines();
+    let fds: Vec<u32> = lines.iter().filter_map(|l| l.parse().ok()).collect();
+    // 0-2, the two listen fds, one preserved fd (and ls's own directory handle after them).
+    assert!(fds.starts_with(&[0, 1, 2, 3, 4, 5]), "{o:?}");
+    assert!(
+        !fds.contains(&6) || fds.len() == 7,
+        "fd 6 is not passed: {o:?}"
+    );
+    let has = |s: &str| lines.iter().any(|l| l == s);
+    assert!(has("LISTEN_FDS=2") && has("LISTEN_PID=1"), "{o:?}");
+}
+
 #[test]
 fn cwd_through_proc_self_fd_is_refused_or_inside() {
     let (rt, c) = setup();

@@ -45,7 +45,10 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             container::create(&store, &create_options(args, g), &mut forward)?;
         }
         Command::Start { id } => container::start(&store, &id)?,
-        Command::State { id } => emit(&format!("{}\n", state_json(&container::state(&store, &id)?)))?,
+        Command::State { id } => emit(&format!(
+            "{}\n",
+            state_json(&container::state(&store, &id)?)
+        ))?,
         Command::Kill { all, id, signal } => {
             let sig = match signal {
                 Some(s) => parse_signal(&s)?,
@@ -117,7 +120,10 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             })?;
         }
         Command::Features => {
-            emit(&format!("{}\n", serde_json::to_string_pretty(&container::features())?))?;
+            emit(&format!(
+                "{}\n",
+                serde_json::to_string_pretty(&container::features())?
+            ))?;
         }
         Command::Volume(VolumeCommand::Ls) => {
             let names: String = container::list_volumes(&store)?

@@ -64,6 +64,7 @@ pub fn create(
         let cwd = std::env::current_dir().context("current directory")?;
         volumes::apply_run_flags(&mut spec, store.root(), &cwd, &opts.volumes, &opts.tmpfs)?;
     }
+    let listen_fds = socket_activation(&mut spec);
     spec::validate(&spec, &bundle)?;
     rootfs::validate(&spec)?;
     let security = security::Plan::from_spec(&spec)?;
@@ -124,7 +125,7 @@ pub fn create(
             idmapped: &idmapped,
             no_pivot: opts.no_pivot,
             no_new_keyring: opts.no_new_keyring,
-            preserve_fds: opts.preserve_fds,
+            preserve_fds: listen_fds + opts.preserve_fds,
             debug: opts.debug,
             security: &security,
             runtime_hooks: hooks::init_needs_hooks(&spec)
@@ -182,6 +183,36 @@ pub fn create(
         }
         Err(e) => Err(rollback.unwind(e)),
     }
+}
+
+/// systemd socket activation, as runc does it: when `LISTEN_FDS=N` (and `LISTEN_PID` names us)
+/// fds 3..3+N are passed on before any `--preserve-fds`, and the process is told
+/// `LISTEN_FDS=N`, `LISTEN_PID=1`. Returns N.
+fn socket_activation(spec: &mut spec::Spec) -> u32 {
+    let n: u32 = match std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        Some(n) if n > 0 => n,
+        _ => return 0,
+    };
+    let for_us = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        .is_none_or(|p| p == std::process::id());
+    if !for_us {
+        return 0;
+    }
+    if let Some(process) = spec.process().clone() {
+        let mut process = process;
+        let mut env = process.env().clone().unwrap_or_default();
+        env.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
+        env.push(format!("LISTEN_FDS={n}"));
+        env.push("LISTEN_PID=1".into());
+        process.set_env(Some(env));
+        spec.set_process(Some(process));
+    }
+    n
 }
 
 /// `linux.mountLabel` means something only under SELinux: ignored (said at debug level) on a
