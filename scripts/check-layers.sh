@@ -10,7 +10,7 @@ src=${1:-src}
 
 # module      may use (space separated; a module may always use itself)
 table='
-main          cli logging
+main          cli logging error
 cli           container spec state logging error
 logging       sys error
 container     process state spec cgroups network hooks security rootfs sys error
