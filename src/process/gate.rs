@@ -29,18 +29,23 @@ pub fn create_gate(path: &Path) -> anyhow::Result<OwnedFd> {
         .with_context(|| format!("open {}", path.display()))
 }
 
-/// init: block until `start` opens the gate, then write the byte that lets it return.
-pub fn wait_at_gate(gate: &OwnedFd) -> anyhow::Result<()> {
+/// init: block until `start` opens the gate, then write the byte that lets it go on. The
+/// returned fifo stays open (close-on-exec) until init's execve, which is how `start` learns
+/// that the user process runs.
+pub fn wait_at_gate(gate: &OwnedFd) -> anyhow::Result<File> {
     let reopen = format!("/proc/self/fd/{}", gate.as_raw_fd());
     let mut fifo = OpenOptions::new()
         .write(true)
         .open(&reopen)
         .with_context(|| format!("open the start gate through {reopen} (is /proc mounted?)"))?;
-    fifo.write_all(b"0").context("write to the start gate")
+    fifo.write_all(b"0").context("write to the start gate")?;
+    Ok(fifo)
 }
 
-/// `start`: open the gate, take init's byte and remove the fifo. `init_alive` is polled while
-/// waiting, so an init that died before reaching the gate gives an error, not a hang.
+/// `start`: open the gate, take init's byte, remove the fifo, then wait until init's end of
+/// the fifo closes — at its execve — so `start` returns once the user process runs (poststart
+/// hooks must come after that). `init_alive` is polled while waiting, so an init that died
+/// gives an error or an end, never a hang.
 pub fn open_gate(path: &Path, init_alive: impl Fn() -> bool) -> anyhow::Result<()> {
     // Non-blocking open succeeds with no writer yet; a blocked writer counts as one already.
     let mut fifo = File::from(
@@ -72,5 +77,27 @@ pub fn open_gate(path: &Path, init_alive: impl Fn() -> bool) -> anyhow::Result<(
             bail!("container init exited before it was started");
         }
     }
-    std::fs::remove_file(path).with_context(|| format!("remove {}", path.display()))
+    std::fs::remove_file(path).with_context(|| format!("remove {}", path.display()))?;
+    wait_for_writer_to_close(&mut fifo, &init_alive)
+}
+
+/// Read until end of file: the writer's fd closes when init execs (or dies).
+fn wait_for_writer_to_close(fifo: &mut File, init_alive: &impl Fn() -> bool) -> anyhow::Result<()> {
+    loop {
+        let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(100u16)) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            r => r.context("poll the start gate")?,
+        };
+        let mut byte = [0u8; 1];
+        match fifo.read(&mut byte) {
+            Ok(0) => return Ok(()),
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e).context("read the start gate"),
+        }
+        if !init_alive() {
+            return Ok(());
+        }
+    }
 }

@@ -122,7 +122,8 @@ fn steps(
     let ready = before_ready(process, ch, pty)?;
     trace(cfg.debug, ch, "init: ready");
     ch.send(&Message::Ready).stage("ready")?;
-    wait_at_gate(cfg.gate).stage("start gate")?;
+    // Held open until execve closes it: `start` waits for that.
+    let _gate = wait_at_gate(cfg.gate).stage("start gate")?;
     if let (Some(h), Some(state)) = (hooks, &hook_state) {
         let state = with_status(state, "created");
         run_hooks(
