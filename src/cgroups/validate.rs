@@ -380,52 +380,38 @@ mod tests {
 
     #[test]
     fn negative_and_absurd_values() {
-        assert_eq!(
-            field_of(r#"{"memory":{"limit":-5}}"#),
-            "linux.resources.memory.limit"
-        );
-        assert_eq!(
-            field_of(r#"{"memory":{"limit":100,"swap":50}}"#),
-            "linux.resources.memory.swap"
-        );
-        assert_eq!(
-            field_of(r#"{"memory":{"swap":50}}"#),
-            "linux.resources.memory.swap"
-        );
-        assert_eq!(
-            field_of(r#"{"pids":{"limit":-2}}"#),
-            "linux.resources.pids.limit"
-        );
-        assert_eq!(
-            field_of(r#"{"cpu":{"quota":5}}"#),
-            "linux.resources.cpu.quota"
-        );
-        assert_eq!(
-            field_of(r#"{"cpu":{"period":10}}"#),
-            "linux.resources.cpu.period"
-        );
-        assert_eq!(
-            field_of(r#"{"cpu":{"quota":2000,"burst":3000}}"#),
-            "linux.resources.cpu.burst"
-        );
-        assert_eq!(
-            field_of(r#"{"cpu":{"idle":2}}"#),
-            "linux.resources.cpu.idle"
-        );
-        assert_eq!(
-            field_of(r#"{"blockIO":{"weight":5000}}"#),
-            "linux.resources.blockIO.weight"
-        );
-        assert_eq!(
-            field_of(
-                r#"{"blockIO":{"throttleWriteIOPSDevice":[{"major":-8,"minor":0,"rate":1}]}}"#
+        // (resources JSON, the field the error must name)
+        let cases: &[(&str, &str)] = &[
+            (r#"{"memory":{"limit":-5}}"#, "linux.resources.memory.limit"),
+            (
+                r#"{"memory":{"limit":100,"swap":50}}"#,
+                "linux.resources.memory.swap",
             ),
-            "linux.resources.blockIO.throttleWriteIOPSDevice[0]"
-        );
-        assert_eq!(
-            field_of(r#"{"hugepageLimits":[{"pageSize":"2XB","limit":1}]}"#),
-            "linux.resources.hugepageLimits[0].pageSize"
-        );
+            (r#"{"memory":{"swap":50}}"#, "linux.resources.memory.swap"),
+            (r#"{"pids":{"limit":-2}}"#, "linux.resources.pids.limit"),
+            (r#"{"cpu":{"quota":5}}"#, "linux.resources.cpu.quota"),
+            (r#"{"cpu":{"period":10}}"#, "linux.resources.cpu.period"),
+            (
+                r#"{"cpu":{"quota":2000,"burst":3000}}"#,
+                "linux.resources.cpu.burst",
+            ),
+            (r#"{"cpu":{"idle":2}}"#, "linux.resources.cpu.idle"),
+            (
+                r#"{"blockIO":{"weight":5000}}"#,
+                "linux.resources.blockIO.weight",
+            ),
+            (
+                r#"{"blockIO":{"throttleWriteIOPSDevice":[{"major":-8,"minor":0,"rate":1}]}}"#,
+                "linux.resources.blockIO.throttleWriteIOPSDevice[0]",
+            ),
+            (
+                r#"{"hugepageLimits":[{"pageSize":"2XB","limit":1}]}"#,
+                "linux.resources.hugepageLimits[0].pageSize",
+            ),
+        ];
+        for (json, field) in cases {
+            assert_eq!(field_of(json), *field, "{json}");
+        }
     }
 
     #[test]
