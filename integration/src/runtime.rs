@@ -154,6 +154,7 @@ impl Runtime {
             timeout: default_timeout(),
             fds: Vec::new(),
             envs: Vec::new(),
+            wrapper: None,
         }
     }
 
@@ -327,9 +328,16 @@ pub struct Cmd {
     timeout: Duration,
     fds: Vec<(File, RawFd)>,
     envs: Vec<(OsString, OsString)>,
+    /// Run the runtime as `wrapper <runtime> args...`.
+    wrapper: Option<PathBuf>,
 }
 
 impl Cmd {
+    /// Run the runtime through this program, which gets the runtime's path and arguments.
+    pub fn under(mut self, wrapper: impl AsRef<Path>) -> Self {
+        self.wrapper = Some(wrapper.as_ref().to_path_buf());
+        self
+    }
     pub fn arg(mut self, a: impl AsRef<OsStr>) -> Self {
         self.args.push(a.as_ref().to_os_string());
         self
@@ -403,7 +411,14 @@ impl Cmd {
         let err_file = File::create(&err_path)
             .unwrap_or_else(|e| panic!("create {}: {e}", err_path.display()));
         let cmdline = self.cmdline();
-        let mut c = Command::new(self.rt.path());
+        let mut c = match &self.wrapper {
+            Some(w) => {
+                let mut c = Command::new(w);
+                c.arg(self.rt.path());
+                c
+            }
+            None => Command::new(self.rt.path()),
+        };
         if self.with_root {
             c.arg("--root").arg(self.rt.root());
         }

@@ -206,6 +206,29 @@ fn exec_detach_writes_pid_file() {
     );
 }
 
+/// containerd's shim is a subreaper that reaps every orphan at once: a detached exec'd process
+/// that exits straight away (after the runtime's intermediate process has gone) must still be
+/// a success, not "vanished" (seen in the client suite before the real process waited for the
+/// runtime to note its pid and start time).
+#[test]
+fn exec_detach_of_a_quick_process_under_a_reaping_subreaper() {
+    let (rt, c) = setup();
+    let _b = running(&c);
+    for i in 0..25 {
+        let pidf = rt.scratch("quick.pid");
+        let o = rt
+            .command(["exec", "-d", "--pid-file"])
+            .under(env!("CARGO_BIN_EXE_reaping-subreaper"))
+            .arg(&pidf)
+            .arg(c.id())
+            .args(["true"])
+            .output();
+        assert_eq!(o.code, Some(0), "round {i}: {o:?}");
+        let text = fs::read_to_string(&pidf).unwrap();
+        assert!(text.parse::<i32>().is_ok(), "round {i}: pid file {text:?}");
+    }
+}
+
 #[test]
 fn exec_process_json() {
     let (rt, c) = setup();

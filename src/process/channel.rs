@@ -19,6 +19,10 @@ pub enum Message {
     MapsWritten,
     /// intermediate → parent: the real init (second fork) has this pid, in the parent's view.
     InitPid(i32),
+    /// parent → real init: your pid and start time are noted, go on. Until then the real init
+    /// waits, so it cannot exit and be reaped by a subreaper (a shim) before the parent has
+    /// read its start time.
+    PidNoted,
     /// init → parent: a log record to forward to the runtime's log.
     Log { level: String, msg: String },
     /// init → parent: the pty master of `process.terminal` is attached; `name` is the slave's

@@ -7,6 +7,7 @@
 //! | init → parent    | `MapsRequest`        | its new user namespace exists                    |
 //! | parent → init    | `MapsWritten`        | uid_map/gid_map written                          |
 //! | intermediate → parent | `InitPid(pid)`  | after the second fork (pid/time namespaces)      |
+//! | parent → init    | `PidNoted`           | its start time is read; the real init goes on    |
 //! | init → parent    | `Log{level,msg}`     | any time before ready                            |
 //! | init → parent    | `Console{name}` + fd | the pty master (process.terminal), before ready  |
 //! | init → parent    | `Ready`              | set up, executable found, about to block at gate |

@@ -6,7 +6,6 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context};
-use nix::fcntl::OFlag;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
@@ -103,11 +102,12 @@ pub(super) fn finish_spawn(
     on_log: &mut dyn FnMut(&str, &str),
 ) -> anyhow::Result<Spawned> {
     let result = converse(ch, &mut tracker, what, requests, on_log).and_then(|()| {
-        procfs::stat(tracker.init.as_raw())
-            .ok()
-            .flatten()
-            .map(|s| s.start_time)
-            .ok_or_else(|| anyhow!("{what} {} vanished after ready", tracker.init))
+        match tracker.start_time {
+            Some(t) => Ok(t),
+            // No second fork: init is our own child, nobody else can reap it.
+            None => start_time_of(tracker.init)
+                .ok_or_else(|| anyhow!("{what} {} vanished after ready", tracker.init)),
+        }
     });
     match result {
         Ok(start_time) => Ok(Spawned {
@@ -128,7 +128,16 @@ pub(super) struct Tracker {
     first: Pid,
     init: Pid,
     first_reaped: bool,
+    /// Read while the real init of a second fork still waits for `PidNoted`.
+    start_time: Option<u64>,
     console: Option<(OwnedFd, String)>,
+}
+
+fn start_time_of(pid: Pid) -> Option<u64> {
+    procfs::stat(pid.as_raw())
+        .ok()
+        .flatten()
+        .map(|s| s.start_time)
 }
 
 impl Tracker {
@@ -137,6 +146,7 @@ impl Tracker {
             first,
             init: first,
             first_reaped: false,
+            start_time: None,
             console: None,
         }
     }
@@ -187,6 +197,11 @@ fn converse(
             Some(Message::InitPid(pid)) => {
                 t.init = Pid::from_raw(pid);
                 t.reap_first();
+                t.start_time = Some(
+                    start_time_of(t.init)
+                        .ok_or_else(|| anyhow!("{what} {pid} vanished after the second fork"))?,
+                );
+                ch.send(&Message::PidNoted)?;
             }
             Some(Message::Log { level, msg }) => on_log(&level, &msg),
             Some(Message::HooksPoint) => {
@@ -211,23 +226,18 @@ fn converse(
 
 /// The second fork (pid/time namespaces): returns in the grandchild, which becomes the real
 /// process; the intermediate tells the parent the grandchild's pid and leaves. The grandchild
-/// waits until that is said, so the parent never sees its `Ready` before its pid.
+/// waits for the parent's `PidNoted`, so the parent never sees its `Ready` before its pid, and
+/// reads its start time while it cannot yet have exited (once the intermediate is gone, a
+/// subreaper such as containerd's shim may reap it the moment it exits).
 pub(super) fn second_fork(ch: &Channel) -> anyhow::Result<()> {
-    let (said_r, said_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).context("pipe")?;
     match clone_fork(0, None).context("fork into the pid/time namespace")? {
-        Forked::Child { .. } => {
-            drop(said_w);
-            let mut byte = [0u8; 1];
-            // EOF once the intermediate has sent the pid and closed its end.
-            while let Err(nix::errno::Errno::EINTR) =
-                nix::unistd::read(said_r.as_raw_fd(), &mut byte)
-            {}
-            Ok(())
-        }
+        Forked::Child { .. } => match ch.recv()? {
+            Some(Message::PidNoted) => Ok(()),
+            Some(other) => bail!("init channel: expected PidNoted, got {other:?}"),
+            None => bail!("the runtime closed the init channel before noting the pid"),
+        },
         Forked::Parent(pid) => {
-            drop(said_r);
             let code = i32::from(ch.send(&Message::InitPid(pid.as_raw())).is_err());
-            drop(said_w);
             exit_now(code)
         }
     }
