@@ -117,7 +117,8 @@ if [[ ${BENCH_SKIP_UML:-0} != 1 ]]; then
     say "UML phase (cgroup v2; boots in a few seconds, then runs the same harness)"
     t=$SECONDS
     load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-    if integration/uml/run-in-uml.sh --mem 2G --timeout 1200 -- \
+    # overlay: the module a real container host has loaded; sangja protects its binary with it.
+    if integration/uml/run-in-uml.sh --mem 2G --timeout 1200 --modules overlay -- \
         "$harness" measure --env uml --out "$out/uml.json" "${common[@]}" \
         --work /tmp/sangja-bench --state /run/sangja-bench \
         --runs "${BENCH_RUNS:-50}" --var-runs "${BENCH_UML_VAR_RUNS:-20}" \

@@ -4,8 +4,10 @@
 //! Docker-shaped profile), fd hygiene and protection of the runtime binary.
 
 use std::fs::{self, File};
+use std::time::Duration;
 
-use sangja_integration::{setup, skip};
+use sangja_integration::runtime::Cmd;
+use sangja_integration::{setup, skip, util, Runtime};
 use serde_json::{json, Value};
 
 fn caps_of(o: &sangja_integration::Out) -> Vec<(String, u64)> {
@@ -610,11 +612,31 @@ fn sha256(path: &std::path::Path) -> String {
         .to_string()
 }
 
+/// sangja protects itself two ways (a private read-only overlay, or a sealed memfd copy
+/// where overlayfs is missing); `SANGJA_EXE_CLONE=memfd` forces the second so both are tested.
+fn protections(rt: &Runtime) -> Vec<Option<&'static str>> {
+    match rt.is_sangja() {
+        true => vec![None, Some("memfd")],
+        false => vec![None],
+    }
+}
+
+/// The runtime command with the protection mode `mode` (see [`protections`]).
+fn with_mode(cmd: Cmd, mode: Option<&str>) -> Cmd {
+    match mode {
+        Some(m) => cmd.env("SANGJA_EXE_CLONE", m),
+        None => cmd,
+    }
+}
+
 #[test]
 fn runtime_binary_cannot_be_opened_for_writing_from_inside() {
     let (rt, c) = setup();
     let before = sha256(rt.path());
-    for extra_caps in [false, true] {
+    for (mode, extra_caps) in protections(&rt)
+        .into_iter()
+        .flat_map(|m| [(m, false), (m, true)])
+    {
         let mut b = c.bundle();
         // Host pids visible: no pid namespace. The container's parent is the
         // runtime process (`run` in the foreground).
@@ -640,14 +662,54 @@ fn runtime_binary_cannot_be_opened_for_writing_from_inside() {
              for p in /proc/[0-9]*; do l=$(readlink $p/exe 2>/dev/null); case $l in *sangja*|*runc*) \
                if (echo x >> $p/exe) 2>/dev/null; then echo WROTE:$p; else echo refused:$p; fi;; esac; done",
         );
-        let o = c.run(&b).ok();
+        let o = with_mode(rt.command(["run", "--bundle"]), mode)
+            .arg(b.path())
+            .arg(c.id())
+            .output()
+            .ok();
         assert!(
             !o.stdout.contains("WROTE"),
-            "a runtime binary was opened for writing: {o:?}"
+            "a runtime binary was opened for writing ({mode:?}): {o:?}"
         );
-        assert!(o.stdout.contains("refused:"), "{o:?}");
+        assert!(o.stdout.contains("refused:"), "{mode:?}: {o:?}");
         assert_eq!(sha256(rt.path()), before, "the host binary is unchanged");
     }
+}
+
+/// The default protection costs no copy: sangja runs from a read-only mount (the overlay) —
+/// the host sees its `/proc/<pid>/exe` refuse writing with EROFS.
+#[test]
+fn runtime_runs_from_a_read_only_overlay_not_a_copy() {
+    let (rt, c) = setup();
+    if !rt.is_sangja() {
+        skip!("sangja's own protection mode");
+    }
+    let mut b = c.bundle();
+    b.remove_namespace("pid");
+    b.set_script("sleep 30");
+    let run = rt
+        .command(["run", "--bundle"])
+        .arg(b.path())
+        .arg(c.id())
+        .spawn();
+    let exe = format!("/proc/{}/exe", run.pid());
+    let target = util::wait_for("sangja re-executed", Duration::from_secs(10), || {
+        fs::read_link(&exe)
+            .ok()
+            .filter(|t| t.as_os_str() != rt.path().as_os_str())
+    });
+    assert!(
+        !target.to_string_lossy().contains("memfd"),
+        "runs from {target:?}, not from a copy"
+    );
+    let err = fs::OpenOptions::new().append(true).open(&exe).unwrap_err();
+    assert_eq!(
+        err.raw_os_error(),
+        Some(libc::EROFS),
+        "{exe} -> {target:?}: {err}"
+    );
+    c.kill("KILL");
+    run.wait();
 }
 
 #[test]
@@ -658,16 +720,17 @@ fn runtime_binary_protected_during_exec() {
     b.remove_namespace("pid");
     b.set_args(&["sleep", "1000"]);
     c.start_running(&b);
-    let o = rt
-        .command(["exec"])
-        .arg(c.id())
-        .args([
-            "sh",
-            "-c",
-            "if (echo x >> /proc/$PPID/exe) 2>/dev/null; then echo WROTE; else echo refused; fi",
-        ])
-        .output()
-        .ok();
-    assert_eq!(o.stdout.trim(), "refused", "{o:?}");
-    assert_eq!(sha256(rt.path()), before);
+    for mode in protections(&rt) {
+        let o = with_mode(rt.command(["exec"]), mode)
+            .arg(c.id())
+            .args([
+                "sh",
+                "-c",
+                "if (echo x >> /proc/$PPID/exe) 2>/dev/null; then echo WROTE; else echo refused; fi",
+            ])
+            .output()
+            .ok();
+        assert_eq!(o.stdout.trim(), "refused", "{mode:?}: {o:?}");
+        assert_eq!(sha256(rt.path()), before);
+    }
 }

@@ -137,3 +137,70 @@ pub fn move_mount_onto(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> nix::Result<
     })
     .map(drop)
 }
+
+const FSOPEN_CLOEXEC: libc::c_ulong = 0x1;
+const FSMOUNT_CLOEXEC: libc::c_ulong = 0x1;
+const FSCONFIG_SET_STRING: libc::c_ulong = 1;
+const FSCONFIG_CMD_CREATE: libc::c_ulong = 6;
+
+fn owned(fd: libc::c_long) -> nix::Result<OwnedFd> {
+    let fd = i32::try_from(fd).map_err(|_| Errno::EBADF)?;
+    // SAFETY: `fd` was just returned by the kernel as a new descriptor owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// A filesystem context being configured (`fsopen`, Linux 5.2).
+pub struct FsContext(OwnedFd);
+
+impl FsContext {
+    /// `fsopen(fstype, FSOPEN_CLOEXEC)`; ENODEV when the kernel lacks the filesystem.
+    pub fn open(fstype: &std::ffi::CStr) -> nix::Result<FsContext> {
+        // SAFETY: `fstype` is NUL-terminated and outlives the call.
+        let fd =
+            retry(|| unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), FSOPEN_CLOEXEC) })?;
+        owned(fd).map(FsContext)
+    }
+
+    /// `fsconfig(FSCONFIG_SET_STRING, key, value)`.
+    pub fn set_string(&self, key: &std::ffi::CStr, value: &std::ffi::CStr) -> nix::Result<()> {
+        // SAFETY: both strings are NUL-terminated and outlive the call; the fd is ours.
+        retry(|| unsafe {
+            libc::syscall(
+                libc::SYS_fsconfig,
+                self.0.as_raw_fd(),
+                FSCONFIG_SET_STRING,
+                key.as_ptr(),
+                value.as_ptr(),
+                0,
+            )
+        })
+        .map(drop)
+    }
+
+    /// `fsconfig(FSCONFIG_CMD_CREATE)` then `fsmount`: a detached mount of the new superblock
+    /// with these `MOUNT_ATTR_*` bits; it is attached nowhere and goes away with its last fd.
+    pub fn create_detached(self, attrs: u64) -> nix::Result<OwnedFd> {
+        let none = std::ptr::null::<libc::c_char>();
+        // SAFETY: CMD_CREATE takes no key or value (null pointers); the fd is ours.
+        retry(|| unsafe {
+            libc::syscall(
+                libc::SYS_fsconfig,
+                self.0.as_raw_fd(),
+                FSCONFIG_CMD_CREATE,
+                none,
+                none,
+                0,
+            )
+        })?;
+        // SAFETY: plain integer arguments; the fd is ours.
+        let fd = retry(|| unsafe {
+            libc::syscall(
+                libc::SYS_fsmount,
+                self.0.as_raw_fd(),
+                FSMOUNT_CLOEXEC,
+                attrs as libc::c_ulong,
+            )
+        })?;
+        owned(fd)
+    }
+}
