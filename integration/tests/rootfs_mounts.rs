@@ -396,6 +396,57 @@ fn cgroup2_with_cgroup_namespace_shows_its_own_cgroup_as_root() {
     assert!(cg.has("ro"), "{}", cg.line);
 }
 
+/// Without a cgroup namespace the container sees the whole cgroup2 hierarchy (as a fresh mount
+/// from the host's cgroup namespace shows it), its own cgroup at the path /proc/self/cgroup
+/// names, read-only as asked; the host's cgroup2 mount options are left as they were.
+#[test]
+fn cgroup2_without_cgroup_namespace_shows_the_whole_hierarchy() {
+    let (_rt, c) = setup();
+    let host_before = host_cgroup2_options();
+    let mut b = c.bundle();
+    b.remove_namespace("cgroup");
+    b.add_mount(
+        json!({"destination": "/sys/fs/cgroup", "type": "cgroup2", "source": "cgroup",
+        "options": ["nosuid", "noexec", "nodev", "ro"]}),
+    );
+    b.set_script(
+        "p=$(grep '^0::' /proc/self/cgroup | cut -d: -f3); echo \"own:$p\"; \
+         test -f \"/sys/fs/cgroup$p/cgroup.procs\" && echo own-cgroup-visible; \
+         test -f /sys/fs/cgroup/cgroup.subtree_control && echo root-visible; \
+         grep ' /sys/fs/cgroup ' /proc/self/mountinfo",
+    );
+    let o = c.run(&b).ok();
+    let lines = o.lines();
+    assert!(
+        lines[0].starts_with("own:/") && lines[0] != "own:/",
+        "a cgroup below the root: {o:?}"
+    );
+    assert_eq!(lines[1..3], ["own-cgroup-visible", "root-visible"], "{o:?}");
+    let t = parse_mountinfo(&o.stdout);
+    let cg = mount_at(&t, "/sys/fs/cgroup", &o.stdout);
+    assert_eq!(cg.fs_type, "cgroup2");
+    assert!(
+        cg.has("ro") && cg.has("nosuid") && cg.has("noexec"),
+        "{}",
+        cg.line
+    );
+    assert_eq!(
+        host_cgroup2_options(),
+        host_before,
+        "host cgroup2 options unchanged"
+    );
+}
+
+/// The host's cgroup2 mount lines (mount and superblock options), from its mountinfo.
+fn host_cgroup2_options() -> Vec<String> {
+    fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(" - cgroup2 "))
+        .map(|l| l.split_whitespace().skip(3).collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
 #[test]
 fn bind_of_the_rootfs_into_itself() {
     let (rt, c) = setup();

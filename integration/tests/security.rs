@@ -708,6 +708,7 @@ fn runtime_runs_from_a_read_only_overlay_not_a_copy() {
         Some(libc::EROFS),
         "{exe} -> {target:?}: {err}"
     );
+    c.wait_status("running");
     c.kill("KILL");
     run.wait();
 }

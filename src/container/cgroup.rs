@@ -46,6 +46,13 @@ pub fn plan(spec: &Spec, id: &str, systemd: bool) -> anyhow::Result<CgroupPlan> 
     })
 }
 
+impl CgroupPlan {
+    /// Where cgroup2 is mounted, when that mount shows the whole hierarchy (root `/`).
+    pub fn whole_hierarchy_mount(&self) -> Option<&std::path::Path> {
+        (self.hierarchy.mount_root == "/").then_some(self.hierarchy.mount.as_path())
+    }
+}
+
 /// Make the cgroup with its limits and device program.
 pub fn create(plan: &CgroupPlan) -> anyhow::Result<Cgroup> {
     Cgroup::create(

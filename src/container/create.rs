@@ -122,6 +122,7 @@ pub fn create(
             bundle: &bundle,
             gate: &gate,
             cgroup: Some(&cgroup_fd),
+            host_cgroup2: cgroup_plan.whole_hierarchy_mount(),
             idmapped: &idmapped,
             no_pivot: opts.no_pivot,
             no_new_keyring: opts.no_new_keyring,

@@ -89,6 +89,7 @@ fn steps(
         cfg.rootfs,
         &RootfsOptions {
             no_pivot: cfg.no_pivot,
+            host_cgroup2: cfg.host_cgroup2.map(Path::to_path_buf),
         },
         cfg.idmapped
             .try_clone()

@@ -31,6 +31,8 @@ pub struct InitConfig<'a> {
     pub gate: &'a OwnedFd,
     /// The container's cgroup directory: init is born in it (CLONE_INTO_CGROUP).
     pub cgroup: Option<&'a OwnedFd>,
+    /// The runtime's cgroup2 mount when it shows the whole hierarchy (for the `cgroup` mount).
+    pub host_cgroup2: Option<&'a Path>,
     /// Id-mapped mount trees the parent made (needed when init has a user namespace).
     pub idmapped: &'a PreparedMounts,
     pub no_pivot: bool,

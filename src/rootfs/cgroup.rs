@@ -8,6 +8,15 @@
 //! since we never place the container in v1 cgroups. Mounting cgroup2 works on every kernel with a
 //! unified hierarchy, whatever the host layout.
 //!
+//! Without a cgroup namespace of its own (and outside a user namespace) the container gets a
+//! bind of the runtime's cgroup2 mount instead of a fresh mount, when that mount shows the whole
+//! hierarchy: in the host's cgroup namespace both are the very same superblock and root, so the
+//! container sees the same thing, but the first fresh cgroup2 mount in a new mount namespace of
+//! the initial cgroup namespace costs 7–25 ms here (measured; a bind: ~60 µs, a fresh mount
+//! inside a cgroup namespace: ~70 µs), and a fresh mount from the initial cgroup namespace
+//! re-applies the root's mount options (nsdelegate, memory_recursiveprot) — a bind never touches
+//! the host's settings.
+//!
 //! When the kernel refuses (EPERM: a user namespace without its own cgroup namespace; EBUSY), the
 //! container's own cgroup directory from the host's cgroup2 mount is bind-mounted instead, as runc
 //! does. Filesystem data in the options (v1 controller names) is not passed to cgroup2.
@@ -21,11 +30,29 @@ use nix::mount::{mount, MsFlags};
 
 use super::flags::MountOptions;
 use super::mountinfo;
-use super::mounts::bind;
+use super::mounts::{bind, MountContext};
 use super::resolve::{proc_fd_path, Root};
 
-/// Mount cgroup2 onto `target` (the resolved `dest`), or bind our own cgroup when not permitted.
-pub fn mount_cgroup(root: &Root, dest: &Path, target: &OwnedFd, opts: &MountOptions) -> Result<()> {
+/// Mount cgroup2 onto `target` (the resolved `dest`): a bind of the runtime's whole-hierarchy
+/// cgroup2 mount without a cgroup namespace, else a fresh mount, else (not permitted) a bind of
+/// our own cgroup.
+pub fn mount_cgroup(
+    root: &Root,
+    dest: &Path,
+    target: &OwnedFd,
+    opts: &MountOptions,
+    ctx: &MountContext,
+) -> Result<()> {
+    if let Some(host) = ctx
+        .host_cgroup2
+        .filter(|_| !ctx.in_userns && !has_cgroup_ns(ctx))
+    {
+        let mut bind_opts = opts.clone();
+        bind_opts.set |= MsFlags::MS_BIND;
+        bind_opts.set &= !MsFlags::MS_REC;
+        return bind(root, dest, host, target, &bind_opts)
+            .with_context(|| format!("bind the cgroup2 hierarchy {}", host.display()));
+    }
     let res = mount(
         Some("cgroup"),
         &proc_fd_path(target),
@@ -45,6 +72,18 @@ pub fn mount_cgroup(root: &Root, dest: &Path, target: &OwnedFd, opts: &MountOpti
         }
         Err(e) => Err(e).context("mount cgroup2"),
     }
+}
+
+/// The config gives the container a cgroup namespace (new or joined).
+fn has_cgroup_ns(ctx: &MountContext) -> bool {
+    ctx.spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| {
+            ns.iter()
+                .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Cgroup)
+        })
 }
 
 /// This process's cgroup directory under the host's cgroup2 mount.

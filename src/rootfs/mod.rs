@@ -54,6 +54,9 @@ pub use validate::validate;
 pub struct RootfsOptions {
     /// Move the rootfs onto `/` and chroot instead of pivot_root (`--no-pivot`).
     pub no_pivot: bool,
+    /// The runtime's cgroup2 mount when it shows the whole hierarchy (its root is `/`): a
+    /// container without a cgroup namespace gets a bind of it rather than a fresh mount.
+    pub host_cgroup2: Option<std::path::PathBuf>,
 }
 
 /// Build the container's filesystem and enter it: afterwards "/" is the container root and cwd is "/".
@@ -118,6 +121,7 @@ pub fn enter<'a>(
     let mounts = spec.mounts().as_deref().unwrap_or(&[]);
     let in_userns = in_user_namespace();
     let mut ctx = mounts::MountContext::new(spec, prepared, in_userns);
+    ctx.host_cgroup2 = opts.host_cgroup2.as_deref();
     mounts::mount_all(&root, mounts, &mut ctx)?;
     drop(ctx);
     if devices::needs_dev_setup(mounts) {

@@ -53,6 +53,8 @@ pub struct MountContext<'a> {
     pub prepared: PreparedMounts,
     /// Init is in a user namespace: id-mapped trees cannot be made here.
     pub in_userns: bool,
+    /// The runtime's cgroup2 mount showing the whole hierarchy (see `cgroup::mount_cgroup`).
+    pub host_cgroup2: Option<&'a Path>,
     usernss: UsernsCache,
 }
 
@@ -62,6 +64,7 @@ impl<'a> MountContext<'a> {
             spec,
             prepared,
             in_userns,
+            host_cgroup2: None,
             usernss: UsernsCache::default(),
         }
     }
@@ -115,7 +118,7 @@ fn mount_one(root: &Root, index: usize, m: &Mount, ctx: &mut MountContext) -> Re
         };
         check_destination(root, &target, typ == "proc")?;
         match typ {
-            "cgroup" | "cgroup2" => cgroup::mount_cgroup(root, dest, &target, &opts)?,
+            "cgroup" | "cgroup2" => cgroup::mount_cgroup(root, dest, &target, &opts, ctx)?,
             "sysfs" => mount_sysfs(root, dest, source, &target, &opts)?,
             "tmpfs" if opts.tmpcopyup => mount_tmpfs_copyup(root, dest, source, &target, &opts)?,
             _ if opts.tmpcopyup => bail!("tmpcopyup is only supported on tmpfs"),

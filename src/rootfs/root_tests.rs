@@ -154,9 +154,15 @@ fn no_pivot_moves_and_chroots() {
            ] }"#,
     );
     in_namespaces(move || {
-        prepare(&spec, &root, &RootfsOptions { no_pivot: true }, &mut || {
-            Ok(())
-        })
+        prepare(
+            &spec,
+            &root,
+            &RootfsOptions {
+                no_pivot: true,
+                ..Default::default()
+            },
+            &mut || Ok(()),
+        )
         .map_err(|e| format!("{e:#}"))?;
         ensure(
             std::env::current_dir().ok() == Some(PathBuf::from("/")),
