@@ -23,9 +23,8 @@ pub fn write_pid_file(path: &Path, pid: i32) -> anyhow::Result<()> {
         .mode(0o644)
         .open(&tmp)
         .with_context(|| format!("write pid file {}", tmp.display()))?;
-    let written = f
-        .write_all(pid.to_string().as_bytes())
-        .and_then(|()| f.sync_all());
+    // No fsync: the reader (a shim) reads it at once; the rename makes it whole or absent.
+    let written = f.write_all(pid.to_string().as_bytes());
     let renamed = written.and_then(|()| fs::rename(&tmp, &path));
     if let Err(e) = renamed {
         let _ = fs::remove_file(&tmp);
