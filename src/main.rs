@@ -6,6 +6,9 @@ use clap::Parser;
 use sangja::cli::{dispatch, Cli};
 use sangja::logging::{self, Format};
 
+#[global_allocator]
+static ALLOCATOR: sangja::sys::alloc::Allocator = sangja::sys::alloc::new();
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let format = match cli.global.log_format {

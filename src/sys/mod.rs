@@ -2,6 +2,7 @@
 //! Each wrapper retries EINTR where it can block and names the syscall in its error.
 #![allow(unsafe_code)]
 
+pub mod alloc;
 pub mod bpf;
 pub mod clock;
 pub mod clone;
