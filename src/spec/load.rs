@@ -166,6 +166,28 @@ mod tests {
         }
     }
 
+    /// oci-spec checks `process.execCPUAffinity` with a regex (our `regex` is the regex-lite
+    /// shim in shims/regex): CPU lists pass, anything else is refused naming the value.
+    #[test]
+    fn exec_cpu_affinity_lists_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let with = |v: &str| {
+            let mut spec = serde_json::to_value(default_spec(false)).unwrap();
+            spec["process"]["execCPUAffinity"] = serde_json::json!({"initial": v, "final": "1"});
+            write_config(dir.path(), &serde_json::to_vec(&spec).unwrap());
+            load(dir.path())
+        };
+        for ok in ["0", "0-1", "0-1,3", "2,4-7,9"] {
+            let spec = with(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+            let aff = spec.process().as_ref().unwrap().exec_cpu_affinity().clone();
+            assert_eq!(aff.unwrap().initial().as_deref(), Some(ok));
+        }
+        for bad in ["a", "1-", ",1", "1,,2", "0-1 "] {
+            let err = with(bad).unwrap_err().to_string();
+            assert!(err.contains(bad.trim()), "{bad}: {err}");
+        }
+    }
+
     #[test]
     fn missing_file_names_path() {
         let dir = tempfile::tempdir().unwrap();
