@@ -26,6 +26,7 @@ pub mod config;
 pub mod files;
 pub mod ipam;
 pub mod link;
+mod netlink;
 pub mod nft;
 pub mod rtnl;
 

@@ -1,5 +1,5 @@
-//! [`Links`] over a synchronous `NETLINK_ROUTE` socket (netlink-packet-route for the messages,
-//! netlink-sys for the socket). One request at a time, each acknowledged before the next.
+//! [`Links`] over a synchronous `NETLINK_ROUTE` socket (our own `netlink` module for the
+//! messages and the socket). One request at a time, each acknowledged before the next.
 //!
 //! A socket works in the network namespace it was created in. To configure the container's end
 //! we open one there: a short-lived thread `setns`es into `/proc/<pid>/ns/net` (a network
@@ -8,46 +8,28 @@
 
 use std::fs::File;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
 use anyhow::{anyhow, bail, Context, Result};
-use netlink_packet_core::{
-    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL,
-    NLM_F_REQUEST,
-};
-use netlink_packet_route::address::{AddressAttribute, AddressMessage};
-use netlink_packet_route::link::{
-    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
-};
-use netlink_packet_route::route::{
-    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
-};
-use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
-use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 use nix::sched::{setns, CloneFlags};
 
 use super::link::{LinkFacts, Links};
+use super::netlink::{parse, Message, Socket, NLM_F_CREATE, NLM_F_EXCL, VETH_INFO_PEER};
+
+/// `sizeof(struct ifinfomsg)`: family, pad, type, index, flags, change.
+const IFINFOMSG_LEN: usize = 16;
 
 /// A route netlink socket bound to one network namespace.
 pub struct Rtnl {
     sock: Socket,
-    seq: u32,
-    buf: Vec<u8>,
 }
 
 impl Rtnl {
     /// A socket in the calling thread's network namespace.
     pub fn open() -> Result<Rtnl> {
-        let mut sock = Socket::new(NETLINK_ROUTE).context("open netlink route socket")?;
-        sock.bind_auto().context("bind netlink route socket")?;
-        sock.connect(&SocketAddr::new(0, 0))
-            .context("connect netlink route socket")?;
-        // Error messages carry the kernel's extended ack text when asked for; not needed.
         Ok(Rtnl {
-            sock,
-            seq: 0,
-            buf: vec![0; 64 * 1024],
+            sock: Socket::open()?,
         })
     }
 
@@ -63,68 +45,75 @@ impl Rtnl {
             .map_err(|_| anyhow!("netlink helper thread panicked"))?
         })
     }
+}
 
-    /// Send one request and wait for its ACK; return the answers that came before it.
-    fn request(
-        &mut self,
-        msg: RouteNetlinkMessage,
-        flags: u16,
-    ) -> io::Result<Vec<RouteNetlinkMessage>> {
-        self.seq = self.seq.wrapping_add(1);
-        let mut header = NetlinkHeader::default();
-        header.flags = NLM_F_REQUEST | NLM_F_ACK | flags;
-        header.sequence_number = self.seq;
-        let mut nl = NetlinkMessage::new(header, NetlinkPayload::from(msg));
-        nl.finalize();
-        let mut out = vec![0u8; nl.buffer_len()];
-        nl.serialize(&mut out);
-        self.sock.send(&out, 0)?;
-        let mut answers = Vec::new();
-        loop {
-            let n = {
-                let mut b = &mut self.buf[..];
-                self.sock.recv(&mut b, 0)?
-            };
-            let mut off = 0;
-            while off < n {
-                let m = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&self.buf[off..n])
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-                let len = m.header.length as usize;
-                if len == 0 {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        "zero-length netlink message",
-                    ));
-                }
-                off += (len + 3) & !3;
-                if m.header.sequence_number != self.seq {
-                    continue;
-                }
-                match m.payload {
-                    NetlinkPayload::Error(e) => {
-                        return match e.code {
-                            None => Ok(answers),
-                            Some(_) => Err(e.to_io()),
-                        }
+/// `struct ifinfomsg` (`linux/rtnetlink.h`), family `AF_UNSPEC`, type 0.
+fn ifinfomsg(index: u32, flags: u32, change: u32) -> [u8; IFINFOMSG_LEN] {
+    let mut h = [0u8; IFINFOMSG_LEN];
+    h[4..8].copy_from_slice(&index.to_ne_bytes());
+    h[8..12].copy_from_slice(&flags.to_ne_bytes());
+    h[12..16].copy_from_slice(&change.to_ne_bytes());
+    h
+}
+
+/// `struct ifaddrmsg` (`linux/if_addr.h`) for an IPv4 address, no flags, scope universe.
+fn ifaddrmsg(prefix: u8, index: u32) -> [u8; 8] {
+    let mut h = [0u8; 8];
+    h[0] = libc::AF_INET as u8;
+    h[1] = prefix;
+    h[4..8].copy_from_slice(&index.to_ne_bytes());
+    h
+}
+
+/// `struct rtmsg` (`linux/rtnetlink.h`) for an IPv4 default route (no destination bits) in the
+/// main table, protocol boot, scope universe, unicast.
+fn rtmsg_default_v4() -> [u8; 12] {
+    [
+        libc::AF_INET as u8,
+        0, // rtm_dst_len
+        0, // rtm_src_len
+        0, // rtm_tos
+        libc::RT_TABLE_MAIN,
+        libc::RTPROT_BOOT,
+        libc::RT_SCOPE_UNIVERSE,
+        libc::RTN_UNICAST,
+        0,
+        0,
+        0,
+        0, // rtm_flags
+    ]
+}
+
+/// An `RTM_*LINK` request naming the link by `IFLA_IFNAME`.
+fn by_name(kind: u16, flags: u16, name: &str) -> Message {
+    let mut m = Message::new(kind, flags);
+    m.fixed(&ifinfomsg(0, 0, 0))
+        .attr_str(libc::IFLA_IFNAME, name);
+    m
+}
+
+/// Index, `IFLA_MTU` (1500 when absent) and `IFLA_INFO_KIND` of an `RTM_NEWLINK` payload.
+fn link_facts(payload: &[u8]) -> io::Result<LinkFacts> {
+    let (header, attrs) = parse::split_fixed(payload, IFINFOMSG_LEN)?;
+    let mut facts = LinkFacts {
+        index: parse::u32_value(&header[4..8])?,
+        mtu: 1500,
+        kind: None,
+    };
+    for attr in parse::attrs(attrs) {
+        match attr? {
+            (libc::IFLA_MTU, v) => facts.mtu = parse::u32_value(v)?,
+            (libc::IFLA_LINKINFO, v) => {
+                for info in parse::attrs(v) {
+                    if let (libc::IFLA_INFO_KIND, k) = info? {
+                        facts.kind = Some(parse::str_value(k)?.to_string());
                     }
-                    NetlinkPayload::Done(_) => return Ok(answers),
-                    NetlinkPayload::InnerMessage(inner) => answers.push(inner),
-                    _ => {}
                 }
             }
+            _ => {}
         }
     }
-
-    fn set_link(&mut self, index: u32, attrs: Vec<LinkAttribute>, up: bool) -> io::Result<()> {
-        let mut m = LinkMessage::default();
-        m.header.index = index;
-        if up {
-            m.header.flags = LinkFlags::Up;
-            m.header.change_mask = LinkFlags::Up;
-        }
-        m.attributes = attrs;
-        self.request(RouteNetlinkMessage::SetLink(m), 0).map(|_| ())
-    }
+    Ok(facts)
 }
 
 fn errno(e: &io::Error) -> Option<i32> {
@@ -133,47 +122,25 @@ fn errno(e: &io::Error) -> Option<i32> {
 
 impl Links for Rtnl {
     fn link(&mut self, name: &str) -> Result<Option<LinkFacts>> {
-        let mut m = LinkMessage::default();
-        m.attributes.push(LinkAttribute::IfName(name.to_string()));
-        let answers = match self.request(RouteNetlinkMessage::GetLink(m), 0) {
+        let answers = match self.sock.request(&mut by_name(libc::RTM_GETLINK, 0, name)) {
             Ok(a) => a,
             Err(e) if errno(&e) == Some(libc::ENODEV) => return Ok(None),
             Err(e) => return Err(e).with_context(|| format!("look up link {name}")),
         };
-        for a in answers {
-            if let RouteNetlinkMessage::NewLink(l) = a {
-                let mut facts = LinkFacts {
-                    index: l.header.index,
-                    mtu: 1500,
-                    kind: None,
-                };
-                for attr in l.attributes {
-                    match attr {
-                        LinkAttribute::Mtu(m) => facts.mtu = m,
-                        LinkAttribute::LinkInfo(infos) => {
-                            for i in infos {
-                                if let LinkInfo::Kind(k) = i {
-                                    facts.kind = Some(k.to_string());
-                                }
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                return Ok(Some(facts));
-            }
+        match answers.iter().find(|a| a.kind == libc::RTM_NEWLINK) {
+            Some(a) => link_facts(&a.payload)
+                .map(Some)
+                .with_context(|| format!("look up link {name}")),
+            None => Ok(None),
         }
-        Ok(None)
     }
 
     fn add_bridge(&mut self, name: &str) -> Result<bool> {
-        let mut m = LinkMessage::default();
-        m.attributes.push(LinkAttribute::IfName(name.to_string()));
-        m.attributes
-            .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(
-                InfoKind::Bridge,
-            )]));
-        match self.request(RouteNetlinkMessage::NewLink(m), NLM_F_CREATE | NLM_F_EXCL) {
+        let mut m = by_name(libc::RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, name);
+        m.nested(libc::IFLA_LINKINFO, |info| {
+            info.attr_str(libc::IFLA_INFO_KIND, "bridge");
+        });
+        match self.sock.request(&mut m) {
             Ok(_) => Ok(true),
             Err(e) if errno(&e) == Some(libc::EEXIST) => Ok(false),
             Err(e) => Err(e.into()),
@@ -181,21 +148,14 @@ impl Links for Rtnl {
     }
 
     fn add_address(&mut self, index: u32, ip: Ipv4Addr, prefix: u8) -> Result<()> {
-        let mut m = AddressMessage::default();
-        m.header.family = AddressFamily::Inet;
-        m.header.prefix_len = prefix;
-        m.header.index = index;
-        m.attributes.push(AddressAttribute::Local(IpAddr::V4(ip)));
-        m.attributes.push(AddressAttribute::Address(IpAddr::V4(ip)));
         let bits = u32::MAX.checked_shr(u32::from(prefix)).unwrap_or(0);
-        m.attributes
-            .push(AddressAttribute::Broadcast(Ipv4Addr::from(
-                u32::from(ip) | bits,
-            )));
-        match self.request(
-            RouteNetlinkMessage::NewAddress(m),
-            NLM_F_CREATE | NLM_F_EXCL,
-        ) {
+        let broadcast = Ipv4Addr::from(u32::from(ip) | bits);
+        let mut m = Message::new(libc::RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL);
+        m.fixed(&ifaddrmsg(prefix, index))
+            .attr(libc::IFA_LOCAL, &ip.octets())
+            .attr(libc::IFA_ADDRESS, &ip.octets())
+            .attr(libc::IFA_BROADCAST, &broadcast.octets());
+        match self.sock.request(&mut m) {
             Ok(_) => Ok(()),
             Err(e) if errno(&e) == Some(libc::EEXIST) => Ok(()),
             Err(e) => Err(e.into()),
@@ -203,7 +163,11 @@ impl Links for Rtnl {
     }
 
     fn set_up(&mut self, index: u32) -> Result<()> {
-        Ok(self.set_link(index, vec![], true)?)
+        let up = libc::IFF_UP as u32;
+        let mut m = Message::new(libc::RTM_SETLINK, 0);
+        m.fixed(&ifinfomsg(index, up, up));
+        self.sock.request(&mut m)?;
+        Ok(())
     }
 
     fn add_veth(
@@ -214,19 +178,21 @@ impl Links for Rtnl {
         mtu: u32,
         master: u32,
     ) -> Result<()> {
-        let mut p = LinkMessage::default();
-        p.attributes.push(LinkAttribute::IfName(peer.to_string()));
-        p.attributes.push(LinkAttribute::Mtu(mtu));
-        p.attributes.push(LinkAttribute::NetNsFd(netns.as_raw_fd()));
-        let mut m = LinkMessage::default();
-        m.attributes.push(LinkAttribute::IfName(host.to_string()));
-        m.attributes.push(LinkAttribute::Mtu(mtu));
-        m.attributes.push(LinkAttribute::Controller(master));
-        m.attributes.push(LinkAttribute::LinkInfo(vec![
-            LinkInfo::Kind(InfoKind::Veth),
-            LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(p))),
-        ]));
-        match self.request(RouteNetlinkMessage::NewLink(m), NLM_F_CREATE | NLM_F_EXCL) {
+        let mut m = by_name(libc::RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, host);
+        m.attr_u32(libc::IFLA_MTU, mtu)
+            .attr_u32(libc::IFLA_MASTER, master)
+            .nested(libc::IFLA_LINKINFO, |info| {
+                info.attr_str(libc::IFLA_INFO_KIND, "veth")
+                    .nested(libc::IFLA_INFO_DATA, |data| {
+                        data.nested(VETH_INFO_PEER, |p| {
+                            p.fixed(&ifinfomsg(0, 0, 0))
+                                .attr_str(libc::IFLA_IFNAME, peer)
+                                .attr_u32(libc::IFLA_MTU, mtu)
+                                .attr(libc::IFLA_NET_NS_FD, &netns.as_raw_fd().to_ne_bytes());
+                        });
+                    });
+            });
+        match self.sock.request(&mut m) {
             Ok(_) => Ok(()),
             Err(e) if errno(&e) == Some(libc::EEXIST) => {
                 bail!("a link named {host} (or {peer} in the container) already exists")
@@ -236,9 +202,7 @@ impl Links for Rtnl {
     }
 
     fn delete(&mut self, name: &str) -> Result<bool> {
-        let mut m = LinkMessage::default();
-        m.attributes.push(LinkAttribute::IfName(name.to_string()));
-        match self.request(RouteNetlinkMessage::DelLink(m), 0) {
+        match self.sock.request(&mut by_name(libc::RTM_DELLINK, 0, name)) {
             Ok(_) => Ok(true),
             Err(e) if errno(&e) == Some(libc::ENODEV) => Ok(false),
             Err(e) => Err(e).with_context(|| format!("delete link {name}")),
@@ -246,19 +210,15 @@ impl Links for Rtnl {
     }
 
     fn add_default_route(&mut self, gateway: Ipv4Addr, index: u32) -> Result<()> {
-        let mut m = RouteMessage::default();
-        m.header = RouteHeader {
-            address_family: AddressFamily::Inet,
-            table: RouteHeader::RT_TABLE_MAIN,
-            protocol: RouteProtocol::Boot,
-            scope: RouteScope::Universe,
-            kind: RouteType::Unicast,
-            ..RouteHeader::default()
-        };
-        m.attributes
-            .push(RouteAttribute::Gateway(RouteAddress::Inet(gateway)));
-        m.attributes.push(RouteAttribute::Oif(index));
-        self.request(RouteNetlinkMessage::NewRoute(m), NLM_F_CREATE | NLM_F_EXCL)?;
+        let mut m = Message::new(libc::RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
+        m.fixed(&rtmsg_default_v4())
+            .attr(libc::RTA_GATEWAY, &gateway.octets())
+            .attr_u32(libc::RTA_OIF, index);
+        self.sock.request(&mut m)?;
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "rtnl_tests.rs"]
+mod tests;
