@@ -5,8 +5,8 @@
 //! file nothing can write:
 //!
 //! 1. **A private read-only overlay** (the default): a detached overlayfs whose top layer is
-//!    the directory of the binary and whose bottom layer is an empty detached tmpfs (overlayfs
-//!    wants two layers when it has no upper one). With no upper layer the overlay superblock
+//!    the directory of the binary (and whose bottom layer is `/sys/fs` or an empty tmpfs:
+//!    overlayfs wants two layers when it has no upper one). With no upper layer the overlay superblock
 //!    itself is read-only, so no remount of the mount can make it writable; it is attached to
 //!    no mount namespace and disappears with the last process running from it. Cost: ~0.1 ms
 //!    plus one execve of a binary already in the page cache (no copy).
@@ -63,31 +63,27 @@ pub fn ensure_sealed_exe() -> anyhow::Result<()> {
     reexec(file)
 }
 
-/// The binary, opened through a new detached read-only overlay of its directory.
+/// The binary, opened through a new detached read-only overlay of its directory. overlayfs
+/// needs a second lower layer when it has no upper one; its files would show in the merged
+/// directory, but we only open the binary's own name, which the top layer answers. The second
+/// layer must not overlap the first, so it is on another filesystem: `/sys/fs` (sysfs is
+/// mounted nearly everywhere; no mount to make), else an empty detached tmpfs (kernels before
+/// ~6.5 refuse a detached mount as a layer: "failed to clone lowerpath", seen in UML 6.1).
 fn read_only_overlay_of(exe: &Path) -> anyhow::Result<OwnedFd> {
     let (dir, name) = match (exe.parent(), exe.file_name()) {
         (Some(d), Some(n)) if exe.is_absolute() => (d, n),
         _ => bail!("unusable binary path {}", exe.display()),
     };
-    let empty = FsContext::open(c"tmpfs")
-        .and_then(|ctx| ctx.create_detached(attr::RDONLY | attr::NODEV | attr::NOSUID))
-        .context("detached tmpfs")?;
-    // overlayfs splits `lowerdir` at ':' and unescapes '\'.
-    let mut lower = Vec::with_capacity(dir.as_os_str().len() + 32);
-    for &b in dir.as_os_str().as_bytes() {
-        if b == b':' || b == b'\\' {
-            lower.push(b'\\');
+    let mnt = match overlay(dir, Path::new("/sys/fs")) {
+        Ok(mnt) => mnt,
+        Err(first) => {
+            let empty = FsContext::open(c"tmpfs")
+                .and_then(|ctx| ctx.create_detached(attr::RDONLY | attr::NODEV | attr::NOSUID))
+                .context("detached tmpfs")?;
+            let path = format!("/proc/self/fd/{}", empty.as_raw_fd());
+            overlay(dir, Path::new(&path)).with_context(|| format!("{first:#}; then"))?
         }
-        lower.push(b);
-    }
-    lower.extend_from_slice(format!(":/proc/self/fd/{}", empty.as_raw_fd()).as_bytes());
-    let lower = CString::new(lower).context("binary path with a NUL byte")?;
-    let ctx = FsContext::open(c"overlay").context("fsopen overlay")?;
-    ctx.set_string(c"lowerdir", &lower)
-        .context("overlay lowerdir")?;
-    let mnt = ctx
-        .create_detached(attr::RDONLY | attr::NODEV | attr::NOSUID)
-        .context("create the overlay")?;
+    };
     crate::sys::open::openat(
         Some(mnt.as_fd()),
         name,
@@ -95,6 +91,29 @@ fn read_only_overlay_of(exe: &Path) -> anyhow::Result<OwnedFd> {
         Mode::empty(),
     )
     .context("open the binary in the overlay")
+}
+
+/// A detached read-only overlay of `top` over `bottom`.
+fn overlay(top: &Path, bottom: &Path) -> anyhow::Result<OwnedFd> {
+    // overlayfs splits `lowerdir` at ':' and unescapes '\'.
+    let mut lower = Vec::with_capacity(top.as_os_str().len() + bottom.as_os_str().len() + 4);
+    for (i, dir) in [top, bottom].iter().enumerate() {
+        if i > 0 {
+            lower.push(b':');
+        }
+        for &b in dir.as_os_str().as_bytes() {
+            if b == b':' || b == b'\\' {
+                lower.push(b'\\');
+            }
+            lower.push(b);
+        }
+    }
+    let lower = CString::new(lower).context("binary path with a NUL byte")?;
+    let ctx = FsContext::open(c"overlay").context("fsopen overlay")?;
+    ctx.set_string(c"lowerdir", &lower)
+        .with_context(|| format!("overlay lowerdir {}", lower.to_string_lossy()))?;
+    ctx.create_detached(attr::RDONLY | attr::NODEV | attr::NOSUID)
+        .context("create the overlay")
 }
 
 /// A copy of the binary in a memfd sealed against write, grow, shrink and further seals.
