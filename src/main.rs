@@ -10,6 +10,7 @@ use sangja::logging::{self, Format};
 static ALLOCATOR: sangja::sys::alloc::Allocator = sangja::sys::alloc::new();
 
 fn main() -> ExitCode {
+    sangja::cli::protect_early();
     let cli = Cli::parse();
     let format = match cli.global.log_format {
         sangja::cli::LogFormat::Json => Format::Json,

@@ -4,6 +4,7 @@
 
 mod args;
 mod commands;
+mod early;
 mod exec;
 mod output;
 mod signal;
@@ -11,3 +12,4 @@ mod update;
 
 pub use args::{Cli, Command, GlobalOptions, LogFormat};
 pub use commands::dispatch;
+pub use early::protect_early;

@@ -23,6 +23,7 @@ mod volumes;
 
 /// The network flag types `run` takes, so the CLI need not reach below this layer.
 pub use crate::network::{NetworkMode, RunFlags};
+pub use crate::process::ensure_sealed_exe as protect_runtime_binary;
 pub use create::{create, CreateOptions};
 pub use delete::delete;
 pub use events::{events, Event};
