@@ -192,6 +192,46 @@ fn failing_hook_bundle(b: &mut Bundle, kind: &str, script: &str, timeout: Option
     p.to_string_lossy().into_owned()
 }
 
+/// "Any updates to config.json after [create] MUST NOT have an effect on the container": the
+/// poststart and poststop hooks that run are those of the config at create, even after the
+/// file lost them (and got other ones) between create and start.
+#[test]
+fn poststart_and_poststop_hooks_are_those_of_create() {
+    let (rt, c) = setup();
+    let mut b = c.bundle();
+    let dir = b.host_dir("hooks");
+    let script = dir.join("hook.sh");
+    write_exec(&script, SCRIPT);
+    let hs = script.to_str().unwrap().to_string();
+    let log = dir.join("hooks.log");
+    let ls = log.to_str().unwrap().to_string();
+    b.set(
+        "/hooks",
+        json!({
+            "poststart": [hook(&hs, "poststart", &ls)],
+            "poststop": [hook(&hs, "poststop", &ls)]
+        }),
+    );
+    b.set_args(&["sleep", "1000"]);
+    c.create(&b);
+    b.set(
+        "/hooks",
+        json!({"poststop": [hook(&hs, "changed-after-create", &ls)]}),
+    );
+    b.save();
+    c.start();
+    c.wait_status("running");
+    c.kill("KILL");
+    c.wait_status("stopped");
+    c.delete(false).ok();
+    let kinds: Vec<String> = parse(&fs::read_to_string(&log).unwrap_or_default())
+        .into_iter()
+        .map(|m| m.kind)
+        .collect();
+    assert_eq!(kinds, ["poststart", "poststop"], "hooks that ran");
+    assert_clean(&rt, c.id(), &b);
+}
+
 #[test]
 fn failing_create_runtime_hook_fails_create_and_leaves_nothing() {
     let (rt, c) = setup();

@@ -165,6 +165,7 @@ pub fn create(
             own_pid_ns: spawned.own_pid_ns,
             cgroup_path: Some(cgroup_plan.path.as_str().to_string()),
             network: attachment,
+            late_hooks: hooks::late_hooks(&spec),
         };
         store.save(&state)?;
         if let (Some(socket), Some((master, name))) = (&opts.console_socket, &spawned.console) {

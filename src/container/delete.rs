@@ -9,7 +9,6 @@ use nix::sys::signal::Signal;
 
 use super::{cgroup, hooks, network, status_of};
 use crate::error::Error;
-use crate::spec;
 use crate::state::{validate_id, State, Status, Store};
 
 /// How long we wait for a killed init to disappear.
@@ -49,10 +48,8 @@ pub fn delete(store: &Store, id: &str, force: bool) -> anyhow::Result<()> {
     }
     teardown(store, &state)?;
     drop(lock);
-    // poststop: only warnings; a bundle that is gone by now has no hooks to run.
-    if let Ok(config) = spec::load(&state.bundle) {
-        hooks::run_poststop(&config, id, &state.bundle);
-    }
+    // poststop: only warnings.
+    hooks::run_poststop(&state);
     Ok(())
 }
 

@@ -4,7 +4,6 @@ use super::delete::delete;
 use super::{hooks, status_of};
 use crate::error::Error;
 use crate::process::open_gate;
-use crate::spec;
 use crate::state::{validate_id, Status, Store};
 
 pub fn start(store: &Store, id: &str) -> anyhow::Result<()> {
@@ -29,8 +28,7 @@ pub fn start(store: &Store, id: &str) -> anyhow::Result<()> {
     }
     open_gate(&store.fifo_path(id), || state.init_alive())?;
     // poststart: a failure fails `start`, and the container does not stay half started.
-    let config = spec::load(&state.bundle)?;
-    if let Err(e) = hooks::run_poststart(&config, id, state.pid, &state.bundle) {
+    if let Err(e) = hooks::run_poststart(&state) {
         drop(_lock);
         let _ = delete(store, id, true);
         return Err(e);

@@ -33,6 +33,9 @@ pub struct State {
     /// What network teardown needs (opaque here: the network layer's attachment).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<serde_json::Value>,
+    /// The config's poststart and poststop hooks as created (opaque here: the hooks' JSON).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_hooks: Option<serde_json::Value>,
 }
 
 impl State {

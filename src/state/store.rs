@@ -162,6 +162,7 @@ mod tests {
             own_pid_ns: true,
             cgroup_path: Some("/sangja/c".into()),
             network: None,
+            late_hooks: None,
         }
     }
 
