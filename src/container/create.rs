@@ -99,7 +99,7 @@ pub fn create(
         let cgroup_fd = cg.open_fd()?;
         // In a container with its own user namespace init cannot make id-mapped mounts; the
         // parent (host root) makes the trees and init, a copy of it, finds them open.
-        let idmapped = if has_user_namespace(&spec) {
+        let idmapped = if spec::has_namespace(&spec, oci_spec::runtime::LinuxNamespaceType::User) {
             rootfs::open_idmapped_trees(&spec, &bundle)?
         } else {
             rootfs::PreparedMounts::default()
@@ -239,17 +239,6 @@ fn check_mount_label(spec: &spec::Spec, log: &mut dyn FnMut(&str, &str)) -> anyh
         &format!("linux.mountLabel {label:?} ignored: SELinux is not enabled on this host"),
     );
     Ok(())
-}
-
-/// Does the config make (or join) a user namespace?
-fn has_user_namespace(spec: &spec::Spec) -> bool {
-    spec.linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_ref())
-        .is_some_and(|ns| {
-            ns.iter()
-                .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::User)
-        })
 }
 
 /// A terminal needs somewhere to go: the console socket, or a foreground relay (runc's rules).

@@ -30,32 +30,30 @@ struct HookState<'a> {
 
 /// The state JSON of container `id` at `status`.
 pub fn state_json(spec: &Spec, id: &str, status: &str, pid: i32, bundle: &Path) -> String {
-    let state = HookState {
+    let annotations = spec.annotations().clone().unwrap_or_default();
+    encode(HookState {
         oci_version: spec.version(),
         id,
         status,
         pid,
         bundle,
-        annotations: spec
-            .annotations()
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .collect(),
-    };
-    serde_json::to_string(&state).unwrap_or_default()
+        annotations: annotations.into_iter().collect(),
+    })
 }
 
 /// The same, from the recorded state of a created container.
 fn recorded_state_json(st: &State, status: &str, pid: i32) -> String {
-    let state = HookState {
+    encode(HookState {
         oci_version: &st.oci_version,
         id: &st.id,
         status,
         pid,
         bundle: &st.bundle,
         annotations: st.annotations.clone(),
-    };
+    })
+}
+
+fn encode(state: HookState) -> String {
     serde_json::to_string(&state).unwrap_or_default()
 }
 

@@ -28,10 +28,13 @@ use anyhow::{anyhow, Context, Result};
 use nix::errno::Errno;
 use nix::mount::{mount, MsFlags};
 
+use oci_spec::runtime::LinuxNamespaceType;
+
 use super::flags::MountOptions;
 use super::mountinfo;
 use super::mounts::{bind, MountContext};
 use super::resolve::{proc_fd_path, Root};
+use crate::spec::has_namespace;
 
 /// Mount cgroup2 onto `target` (the resolved `dest`): a bind of the runtime's whole-hierarchy
 /// cgroup2 mount without a cgroup namespace, else a fresh mount, else (not permitted) a bind of
@@ -45,7 +48,7 @@ pub fn mount_cgroup(
 ) -> Result<()> {
     if let Some(host) = ctx
         .host_cgroup2
-        .filter(|_| !ctx.in_userns && !has_cgroup_ns(ctx))
+        .filter(|_| !ctx.in_userns && !has_namespace(ctx.spec, LinuxNamespaceType::Cgroup))
     {
         let mut bind_opts = opts.clone();
         bind_opts.set |= MsFlags::MS_BIND;
@@ -72,18 +75,6 @@ pub fn mount_cgroup(
         }
         Err(e) => Err(e).context("mount cgroup2"),
     }
-}
-
-/// The config gives the container a cgroup namespace (new or joined).
-fn has_cgroup_ns(ctx: &MountContext) -> bool {
-    ctx.spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_ref())
-        .is_some_and(|ns| {
-            ns.iter()
-                .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Cgroup)
-        })
 }
 
 /// This process's cgroup directory under the host's cgroup2 mount.

@@ -85,12 +85,7 @@ pub fn mappings(m: &Mount, spec: &Spec) -> Result<(Vec<LinuxIdMapping>, Vec<Linu
         return Ok((u, g));
     }
     let linux = spec.linux().as_ref();
-    let has_userns = linux
-        .and_then(|l| l.namespaces().as_ref())
-        .is_some_and(|ns| {
-            ns.iter()
-                .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::User)
-        });
+    let has_userns = crate::spec::has_namespace(spec, oci_spec::runtime::LinuxNamespaceType::User);
     let u = linux.and_then(|l| own(l.uid_mappings()));
     let g = linux.and_then(|l| own(l.gid_mappings()));
     match (has_userns, u, g) {

@@ -63,7 +63,7 @@ fn check_mount(spec: &Spec, i: usize, m: &Mount) -> Result<(), Error> {
             ));
         }
         if idmap::mappings(m, spec).is_err() {
-            let reason = if has_userns(spec) {
+            let reason = if crate::spec::has_namespace(spec, LinuxNamespaceType::User) {
                 "idmap needs uidMappings and gidMappings here or on the container's user namespace"
             } else {
                 "idmap needs uidMappings and gidMappings (the container has no user namespace to \
@@ -73,13 +73,6 @@ fn check_mount(spec: &Spec, i: usize, m: &Mount) -> Result<(), Error> {
         }
     }
     Ok(())
-}
-
-fn has_userns(spec: &Spec) -> bool {
-    spec.linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_ref())
-        .is_some_and(|ns| ns.iter().any(|n| n.typ() == LinuxNamespaceType::User))
 }
 
 /// The destination names `/` itself once `.` and `..` are taken lexically (`/`, `/..`, `/a/..`).

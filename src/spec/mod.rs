@@ -7,13 +7,15 @@
 //!   wrong type or value, the JSON field (`linux.namespaces[1].type: unknown variant ...`).
 //! - [`validate`] runs small named checks (see `check/`); the first failure comes back as
 //!   `invalid config: <field>: <reason>`.
-//! - [`rootfs_path`] resolves `root.path` against the bundle.
+//! - [`rootfs_path`] resolves `root.path` against the bundle; [`has_namespace`] asks
+//!   `linux.namespaces`.
 //! - [`default_spec`] and [`to_pretty_json`] make the `config.json` that `sangja spec` writes.
 
 mod check;
 mod default;
 mod load;
 mod locate;
+mod namespaces;
 mod pretty;
 mod rootfs;
 #[cfg(test)]
@@ -24,5 +26,6 @@ pub use oci_spec::runtime::Spec;
 pub use check::validate;
 pub use default::default_spec;
 pub use load::{load, load_checked, load_file, parse_named, RawCheck, MAX_CONFIG_SIZE};
+pub use namespaces::has_namespace;
 pub use pretty::{to_pretty_json, try_to_pretty_json};
 pub use rootfs::rootfs_path;
