@@ -2,16 +2,16 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use sangja::cli::{dispatch, Cli};
+use sangja::cli::dispatch;
 use sangja::logging::{self, Format};
 
 #[global_allocator]
 static ALLOCATOR: sangja::sys::alloc::Allocator = sangja::sys::alloc::new();
 
 fn main() -> ExitCode {
-    sangja::cli::protect_early();
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    sangja::cli::protect_early(&args);
+    let cli = sangja::cli::parse(args);
     let format = match cli.global.log_format {
         sangja::cli::LogFormat::Json => Format::Json,
         sangja::cli::LogFormat::Text => Format::Text,

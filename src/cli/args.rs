@@ -146,82 +146,29 @@ pub enum Command {
     /// Create a container, leaving its init waiting for `start`
     Create(CreateArgs),
     /// Start a created container
-    Start { id: String },
+    Start(IdArgs),
     /// Print the state of a container as JSON
-    State { id: String },
+    State(IdArgs),
     /// Send a signal to a container (default SIGTERM)
-    Kill {
-        /// Signal every process of the container
-        #[arg(short, long)]
-        all: bool,
-        id: String,
-        signal: Option<String>,
-    },
+    Kill(KillArgs),
     /// Delete a container
-    Delete {
-        /// Kill the container first if it is running
-        #[arg(short, long)]
-        force: bool,
-        id: String,
-    },
+    Delete(DeleteArgs),
     /// Create and start a container; in the foreground, wait and return its exit code
-    Run {
-        #[command(flatten)]
-        create: CreateArgs,
-        /// Return after starting, leaving the container running
-        #[arg(short, long)]
-        detach: bool,
-        /// Keep the container after it exits (no delete)
-        #[arg(long)]
-        keep: bool,
-        /// Accepted for compatibility: sangja is always a subreaper in the foreground
-        #[arg(long = "no-subreaper", hide = true)]
-        no_subreaper: bool,
-        #[command(flatten)]
-        net: NetworkArgs,
-        /// Mount a host path or a named volume: SRC:DST[:ro] (repeatable)
-        #[arg(short = 'v', long = "volume")]
-        volume: Vec<String>,
-        /// Mount a tmpfs: DST[:size=..,mode=..] (repeatable)
-        #[arg(long)]
-        tmpfs: Vec<String>,
-    },
+    Run(RunArgs),
     /// List containers
-    List {
-        #[arg(short = 'f', long, value_enum, default_value = "table")]
-        format: ListFormat,
-        /// Print only the ids
-        #[arg(short, long)]
-        quiet: bool,
-    },
+    List(ListArgs),
     /// Run a new process inside a running container
     Exec(ExecCliArgs),
     /// Freeze every process of a container
-    Pause { id: String },
+    Pause(IdArgs),
     /// Thaw a paused container
-    Resume { id: String },
+    Resume(IdArgs),
     /// List the processes of a container
-    Ps {
-        /// table (runs ps with the given arguments) or json (host pids)
-        #[arg(short = 'f', long, value_enum, default_value = "table")]
-        format: ListFormat,
-        id: String,
-        /// Arguments for ps (default -ef)
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        ps_args: Vec<String>,
-    },
+    Ps(PsArgs),
     /// Change the resource limits of a container
     Update(UpdateArgs),
     /// Show container events and resource statistics
-    Events {
-        /// Print the statistics once and exit
-        #[arg(long)]
-        stats: bool,
-        /// Interval between statistics (e.g. 5s, 500ms)
-        #[arg(long, default_value = "5s")]
-        interval: String,
-        id: String,
-    },
+    Events(EventsArgs),
     /// Manage sangja's bridge networks
     #[command(subcommand)]
     Network(NetworkCommand),
@@ -231,12 +178,120 @@ pub enum Command {
     #[command(subcommand)]
     Volume(VolumeCommand),
     /// Write a default config.json
-    Spec {
-        /// Directory to write config.json into
-        #[arg(short = 'b', long)]
-        bundle: Option<PathBuf>,
-        /// A config for running without root
-        #[arg(long)]
-        rootless: bool,
-    },
+    Spec(SpecArgs),
+}
+
+/// Adds a command's flags to its (empty) `clap::Command`.
+pub(super) type AddArgs = fn(clap::Command) -> clap::Command;
+
+/// The commands whose flags are all in one `Args` struct, each with the function that adds
+/// them: what [`super::parse`] needs to build the parser of one command alone.
+pub(super) const SINGLE_STRUCT: &[(&str, AddArgs)] = &[
+    ("create", CreateArgs::augment_args),
+    ("start", IdArgs::augment_args),
+    ("state", IdArgs::augment_args),
+    ("kill", KillArgs::augment_args),
+    ("delete", DeleteArgs::augment_args),
+    ("run", RunArgs::augment_args),
+    ("list", ListArgs::augment_args),
+    ("exec", ExecCliArgs::augment_args),
+    ("pause", IdArgs::augment_args),
+    ("resume", IdArgs::augment_args),
+    ("ps", PsArgs::augment_args),
+    ("update", UpdateArgs::augment_args),
+    ("events", EventsArgs::augment_args),
+    ("spec", SpecArgs::augment_args),
+];
+
+/// A command that takes only the container id.
+#[derive(Debug, Args)]
+pub struct IdArgs {
+    /// Container id
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// Signal every process of the container
+    #[arg(short, long)]
+    pub all: bool,
+    /// Container id
+    pub id: String,
+    /// Signal name or number (default SIGTERM)
+    pub signal: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// Kill the container first if it is running
+    #[arg(short, long)]
+    pub force: bool,
+    /// Container id
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub create: CreateArgs,
+    /// Return after starting, leaving the container running
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Keep the container after it exits (no delete)
+    #[arg(long)]
+    pub keep: bool,
+    /// Accepted for compatibility: sangja is always a subreaper in the foreground
+    #[arg(long = "no-subreaper", hide = true)]
+    pub no_subreaper: bool,
+    #[command(flatten)]
+    pub net: NetworkArgs,
+    /// Mount a host path or a named volume: SRC:DST[:ro] (repeatable)
+    #[arg(short = 'v', long = "volume")]
+    pub volume: Vec<String>,
+    /// Mount a tmpfs: DST[:size=..,mode=..] (repeatable)
+    #[arg(long)]
+    pub tmpfs: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[arg(short = 'f', long, value_enum, default_value = "table")]
+    pub format: ListFormat,
+    /// Print only the ids
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// table (runs ps with the given arguments) or json (host pids)
+    #[arg(short = 'f', long, value_enum, default_value = "table")]
+    pub format: ListFormat,
+    /// Container id
+    pub id: String,
+    /// Arguments for ps (default -ef)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Print the statistics once and exit
+    #[arg(long)]
+    pub stats: bool,
+    /// Interval between statistics (e.g. 5s, 500ms)
+    #[arg(long, default_value = "5s")]
+    pub interval: String,
+    /// Container id
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SpecArgs {
+    /// Directory to write config.json into
+    #[arg(short = 'b', long)]
+    pub bundle: Option<PathBuf>,
+    /// A config for running without root
+    #[arg(long)]
+    pub rootless: bool,
 }

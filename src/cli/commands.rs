@@ -8,7 +8,8 @@ use anyhow::{bail, Context};
 use nix::sys::signal::Signal;
 
 use super::args::{
-    Cli, Command, CreateArgs, GlobalOptions, ListFormat, NetworkCommand, VolumeCommand,
+    Cli, Command, CreateArgs, DeleteArgs, EventsArgs, GlobalOptions, IdArgs, KillArgs, ListArgs,
+    ListFormat, NetworkCommand, PsArgs, RunArgs, SpecArgs, VolumeCommand,
 };
 use super::output::{list_json, list_table, parse_duration, ps_table, state_json};
 use super::signal::parse_signal;
@@ -44,20 +45,20 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Create(args) => {
             container::create(&store, &create_options(args, g), &mut forward)?;
         }
-        Command::Start { id } => container::start(&store, &id)?,
-        Command::State { id } => emit(&format!(
+        Command::Start(IdArgs { id }) => container::start(&store, &id)?,
+        Command::State(IdArgs { id }) => emit(&format!(
             "{}\n",
             state_json(&container::state(&store, &id)?)
         ))?,
-        Command::Kill { all, id, signal } => {
+        Command::Kill(KillArgs { all, id, signal }) => {
             let sig = match signal {
                 Some(s) => parse_signal(&s)?,
                 None => Signal::SIGTERM,
             };
             container::kill(&store, &id, sig, all)?;
         }
-        Command::Delete { force, id } => container::delete(&store, &id, force)?,
-        Command::Run {
+        Command::Delete(DeleteArgs { force, id }) => container::delete(&store, &id, force)?,
+        Command::Run(RunArgs {
             create,
             detach,
             keep,
@@ -65,7 +66,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             net,
             volume,
             tmpfs,
-        } => {
+        }) => {
             let mut create = create_options(create, g);
             create.network_flags = net.to_flags();
             create.volumes = volume;
@@ -77,7 +78,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             };
             return container::run(&store, &opts, &mut forward);
         }
-        Command::List { format, quiet } => {
+        Command::List(ListArgs { format, quiet }) => {
             let views = container::list(&store)?;
             let text = if quiet {
                 views.iter().map(|v| format!("{}\n", v.id)).collect()
@@ -91,13 +92,13 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Exec(args) => {
             return container::exec(&store, &args.to_options(g.debug)?, &mut forward);
         }
-        Command::Pause { id } => container::pause(&store, &id)?,
-        Command::Resume { id } => container::resume(&store, &id)?,
-        Command::Ps {
+        Command::Pause(IdArgs { id }) => container::pause(&store, &id)?,
+        Command::Resume(IdArgs { id }) => container::resume(&store, &id)?,
+        Command::Ps(PsArgs {
             format,
             id,
             ps_args,
-        } => {
+        }) => {
             let pids = container::pids(&store, &id)?;
             let text = if format == ListFormat::Json {
                 format!("{}\n", serde_json::to_string(&pids)?)
@@ -109,11 +110,11 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Update(args) => {
             container::update(&store, &args.id, &resources_from(&args)?)?;
         }
-        Command::Events {
+        Command::Events(EventsArgs {
             stats,
             interval,
             id,
-        } => {
+        }) => {
             let interval = parse_duration(&interval)?;
             container::events(&store, &id, stats, interval, &mut |e| {
                 emit(&format!("{}\n", serde_json::to_string(e)?))
@@ -134,7 +135,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Volume(VolumeCommand::Rm { name }) => container::remove_volume(&store, &name)?,
         Command::Network(NetworkCommand::Rm { name }) => container::remove_network(&store, &name)?,
-        Command::Spec { bundle, rootless } => write_spec(bundle, rootless)?,
+        Command::Spec(SpecArgs { bundle, rootless }) => write_spec(bundle, rootless)?,
     }
     Ok(0)
 }

@@ -9,13 +9,14 @@ use std::ffi::OsString;
 /// Global flags that take a value as the next argument (`--flag value`).
 const VALUED: &[&str] = &["--root", "--log", "--log-format", "--rootless", "--criu"];
 
-/// True when the first non-flag argument (after the program name) is `create`, `run` or `exec`.
-pub fn wants_protection(args: &[OsString]) -> bool {
+/// The first non-flag argument after the program name (the command), skipping the values of
+/// global flags; `None` when there is none or an argument is not UTF-8.
+pub fn subcommand(args: &[OsString]) -> Option<&str> {
     let mut it = args.iter().skip(1);
     while let Some(a) = it.next() {
-        let Some(s) = a.to_str() else { return false };
+        let s = a.to_str()?;
         if s == "--" {
-            return false;
+            return None;
         }
         if VALUED.contains(&s) {
             it.next();
@@ -24,16 +25,20 @@ pub fn wants_protection(args: &[OsString]) -> bool {
         if s.starts_with('-') {
             continue;
         }
-        return matches!(s, "create" | "run" | "exec");
+        return Some(s);
     }
-    false
+    None
+}
+
+/// True when the command is `create`, `run` or `exec`.
+pub fn wants_protection(args: &[OsString]) -> bool {
+    matches!(subcommand(args), Some("create" | "run" | "exec"))
 }
 
 /// Re-execute from a protected file now if [`wants_protection`]; failures are left for the
 /// command itself to report.
-pub fn protect_early() {
-    let args: Vec<OsString> = std::env::args_os().collect();
-    if wants_protection(&args) {
+pub fn protect_early(args: &[OsString]) {
+    if wants_protection(args) {
         let _ = crate::container::protect_runtime_binary();
     }
 }

@@ -7,9 +7,11 @@ mod commands;
 mod early;
 mod exec;
 mod output;
+mod parse;
 mod signal;
 mod update;
 
 pub use args::{Cli, Command, GlobalOptions, LogFormat};
 pub use commands::dispatch;
 pub use early::protect_early;
+pub use parse::parse;
