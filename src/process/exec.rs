@@ -34,7 +34,7 @@ pub struct ExecConfig<'a> {
     pub security: &'a Plan,
 }
 
-/// Start the process and wait until it is about to execve.
+/// Start the process and wait until it has exec'd.
 pub fn spawn_exec(cfg: &ExecConfig, on_log: &mut dyn FnMut(&str, &str)) -> anyhow::Result<Spawned> {
     let plan = NsPlan::joining(namespaces_to_join(cfg.init_pid)?);
     let root = openat(
@@ -62,7 +62,17 @@ pub fn spawn_exec(cfg: &ExecConfig, on_log: &mut dyn FnMut(&str, &str)) -> anyho
         maps: &mut |_| Ok(()),
         hooks: None,
     };
-    finish_spawn(&parent, Tracker::new(first), "exec", &mut requests, on_log)
+    let spawned = finish_spawn(&parent, Tracker::new(first), "exec", &mut requests, on_log)?;
+    wait_until_gone_from_channel(&parent)?;
+    Ok(spawned)
+}
+
+/// After `Ready` the process applies its security settings and execs; its end of the channel
+/// is close-on-exec, so end of file means it has exec'd (or died trying, saying why on
+/// stderr). `exec -d` returns only then, as runc's does: the pid it writes is the program's.
+fn wait_until_gone_from_channel(ch: &Channel) -> anyhow::Result<()> {
+    while ch.recv()?.is_some() {}
+    Ok(())
 }
 
 /// Every namespace of init that differs from ours, as `/proc/<pid>/ns/<type>` paths.
