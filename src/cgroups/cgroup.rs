@@ -32,6 +32,10 @@ pub struct Cgroup {
     dir: PathBuf,
 }
 
+/// A device program loaded for a cgroup and not yet attached.
+#[derive(Debug)]
+pub struct DeviceProgram(OwnedFd);
+
 impl Cgroup {
     /// Create the cgroup `path` for a new container and apply `resources` (validate them
     /// first with `validate_resources`). `devices`: the device rules to enforce now, or
@@ -149,6 +153,17 @@ impl Cgroup {
         device_attach::replace(fd.as_fd(), &self.dir, rules)
     }
 
+    /// `set_devices` in two halves: load (verify) the program now, install it later.
+    pub fn load_devices(&self, rules: &DeviceRules) -> anyhow::Result<DeviceProgram> {
+        device_attach::load(&self.dir, rules).map(DeviceProgram)
+    }
+
+    /// Install a program from [`Cgroup::load_devices`], replacing the one in force.
+    pub fn install_devices(&self, prog: DeviceProgram) -> anyhow::Result<()> {
+        let fd = self.open_fd()?;
+        device_attach::install(fd.as_fd(), &self.dir, prog.0)
+    }
+
     /// Freeze every process (`pause`), waiting until the kernel reports it done.
     pub fn freeze(&self) -> anyhow::Result<()> {
         freezer::freeze(&self.dir, freezer::DEFAULT_TIMEOUT)
@@ -193,6 +208,20 @@ impl Cgroup {
     /// the memory controller). `events` reports an `oom` event when it grows.
     pub fn oom_count(&self) -> anyhow::Result<u64> {
         Ok(self.memory_events()?.oom_kill)
+    }
+
+    /// Remove the cgroup, first killing whatever is left in it. A cgroup with no process
+    /// and no child cgroup is removed by one `rmdir` (the common case: init has exited);
+    /// only when that fails are the processes killed and the tree removed.
+    pub fn destroy(&self) -> anyhow::Result<()> {
+        match fs::remove_dir(&self.dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(_) => {
+                self.kill_all()?;
+                self.remove()
+            }
+        }
     }
 
     /// Remove the cgroup (and any child cgroups the container made), retrying while the

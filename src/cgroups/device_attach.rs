@@ -3,7 +3,7 @@
 //! and the detach both are in force, and a request must pass all of them, so an update never
 //! lets through what either the old or the new rules deny.
 
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use anyhow::Context;
@@ -15,9 +15,19 @@ use crate::sys::bpf;
 /// Replace the device program(s) attached to the cgroup open at `cgroup` (`dir` is for
 /// messages).
 pub fn replace(cgroup: BorrowedFd<'_>, dir: &Path, rules: &DeviceRules) -> anyhow::Result<()> {
+    install(cgroup, dir, load(dir, rules)?)
+}
+
+/// Assemble and load (verify) the program for `rules`, attached nowhere yet: the costly half,
+/// which `create` does while init sets up its root filesystem.
+pub fn load(dir: &Path, rules: &DeviceRules) -> anyhow::Result<OwnedFd> {
     let insns = device_prog::assemble(rules);
-    let prog = bpf::load_cgroup_device_prog(&insns, c"Apache-2.0")
-        .with_context(|| format!("load the device program for {}", dir.display()))?;
+    bpf::load_cgroup_device_prog(&insns, c"Apache-2.0")
+        .with_context(|| format!("load the device program for {}", dir.display()))
+}
+
+/// Attach the loaded `prog`, then detach the programs that were there before.
+pub fn install(cgroup: BorrowedFd<'_>, dir: &Path, prog: OwnedFd) -> anyhow::Result<()> {
     let old = bpf::query_cgroup_device(cgroup)
         .with_context(|| format!("list the device programs of {}", dir.display()))?;
     bpf::attach_cgroup_device(cgroup, prog.as_fd())

@@ -55,7 +55,7 @@ mod kernel_tests;
 #[cfg(test)]
 mod testutil;
 
-pub use cgroup::{as_unavailable, remove_dir, Cgroup, DEFAULT_REMOVE_TIMEOUT};
+pub use cgroup::{as_unavailable, remove_dir, Cgroup, DeviceProgram, DEFAULT_REMOVE_TIMEOUT};
 pub use controllers::needed as needed_controllers;
 pub use cpu::shares_to_weight;
 pub use devices::{DevKind, DeviceRule, DeviceRules, DEFAULT_ALLOWED};

@@ -46,12 +46,19 @@ pub struct CreateOptions {
     pub tmpfs: Vec<String>,
 }
 
+/// A created container: its init waiting at the start gate, and the state recorded for it
+/// (`run` goes on with both rather than reading them back).
+pub struct Created {
+    pub spawned: Spawned,
+    pub state: State,
+}
+
 /// Create the container; returns its init waiting at the start gate.
 pub fn create(
     store: &Store,
     opts: &CreateOptions,
     log: &mut dyn FnMut(&str, &str),
-) -> anyhow::Result<Spawned> {
+) -> anyhow::Result<Created> {
     validate_id(&opts.id)?;
     ensure_sealed_exe()?;
     let bundle = fs::canonicalize(&opts.bundle)
@@ -115,6 +122,12 @@ pub fn create(
         };
         let gate = create_gate(&store.fifo_path(&opts.id))?;
         let runtime_hooks = |pid: i32| hooks::run_runtime_hooks(&spec, &opts.id, pid, &bundle);
+        let device_program = std::cell::OnceCell::new();
+        let load_devices = || {
+            let prog = cgroup::load_devices(&cgroup_plan, &cg)?;
+            let _ = device_program.set(prog);
+            Ok(())
+        };
         let cfg = InitConfig {
             id: &opts.id,
             spec: &spec,
@@ -131,12 +144,17 @@ pub fn create(
             security: &security,
             runtime_hooks: hooks::init_needs_hooks(&spec)
                 .then_some(&runtime_hooks as &dyn Fn(i32) -> anyhow::Result<String>),
+            meanwhile: Some(&load_devices),
         };
         let mut spawned = spawn_init(&cfg, log)?;
         let pid = spawned.pid;
         rollback.push("kill container init", move || {
             kill(pid, Signal::SIGKILL).context("kill init")
         });
+        let prog = device_program
+            .into_inner()
+            .ok_or_else(|| anyhow::anyhow!("the device program was not loaded"))?;
+        cg.install_devices(prog)?;
         let attachment = match &net {
             Some(prepared) => {
                 let a = crate::network::attach(store.root(), prepared, pid.as_raw())?;
@@ -175,13 +193,13 @@ pub fn create(
         if let Some(pid_file) = &opts.pid_file {
             write_pid_file(pid_file, pid.as_raw())?;
         }
-        Ok(spawned)
+        Ok(Created { spawned, state })
     })();
     drop(lock);
     match result {
-        Ok(spawned) => {
+        Ok(created) => {
             rollback.commit();
-            Ok(spawned)
+            Ok(created)
         }
         Err(e) => Err(rollback.unwind(e)),
     }

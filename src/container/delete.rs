@@ -53,12 +53,25 @@ pub fn delete(store: &Store, id: &str, force: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Delete the container `run` created, once its init has exited and been reaped, from the
+/// state `run` holds: nothing to read back, no status to derive.
+pub(super) fn delete_exited(store: &Store, state: &State) -> anyhow::Result<()> {
+    let lock = match store.lock(&state.id) {
+        // Someone deleted it meanwhile (as `delete --force` would be, this is no error).
+        Err(e) if is_not_found(&e) => return Ok(()),
+        other => other?,
+    };
+    teardown(store, state)?;
+    drop(lock);
+    hooks::run_poststop(state);
+    Ok(())
+}
+
 /// Remove everything the container had, keeping on past failures and reporting them all.
 fn teardown(store: &Store, state: &State) -> anyhow::Result<()> {
     let mut errors: Vec<String> = Vec::new();
     // Processes left in the cgroup (a container without its own pid namespace) go too.
-    let cgroup = cgroup::open(state)
-        .and_then(|cg| cg.map_or(Ok(()), |cg| cg.kill_all().and_then(|()| cg.remove())));
+    let cgroup = cgroup::open(state).and_then(|cg| cg.map_or(Ok(()), |cg| cg.destroy()));
     if let Err(e) = cgroup {
         errors.push(format!("{e:#}"));
     }

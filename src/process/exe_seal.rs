@@ -34,8 +34,21 @@ const NAME: &CStr = c"sangja-sealed";
 /// Forces the memfd fallback (tests use it to cover both ways).
 const FORCE_ENV: &str = "SANGJA_EXE_CLONE";
 
+/// Set once this process is known to run from a protected file (it cannot stop doing so).
+static PROTECTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Re-exec from a protected file unless already running from one; returns only when protected.
 pub fn ensure_sealed_exe() -> anyhow::Result<()> {
+    use std::sync::atomic::Ordering::Relaxed;
+    if PROTECTED.load(Relaxed) {
+        return Ok(());
+    }
+    protected_or_reexec()?;
+    PROTECTED.store(true, Relaxed);
+    Ok(())
+}
+
+fn protected_or_reexec() -> anyhow::Result<()> {
     let exe = std::fs::read_link("/proc/self/exe").context("read /proc/self/exe")?;
     if exe
         .as_os_str()

@@ -47,6 +47,9 @@ pub struct InitConfig<'a> {
     /// the point before pivot_root; gets init's host pid, returns the state JSON for init's
     /// own createContainer/startContainer hooks. `None`: the config has no hooks.
     pub runtime_hooks: Option<&'a dyn Fn(i32) -> anyhow::Result<String>>,
+    /// Work for the parent to do right after the clone, while init sets itself up (the two
+    /// run on different CPUs); init is killed if it fails.
+    pub meanwhile: Option<&'a dyn Fn() -> anyhow::Result<()>>,
 }
 
 /// A container init waiting at the start gate.
@@ -75,7 +78,11 @@ pub fn spawn_init(cfg: &InitConfig, on_log: &mut dyn FnMut(&str, &str)) -> anyho
         Forked::Parent(pid) => pid,
     };
     drop(child);
-    let tracker = Tracker::new(first);
+    let mut tracker = Tracker::new(first);
+    if let Err(e) = cfg.meanwhile.map_or(Ok(()), |work| work()) {
+        tracker.kill_all();
+        return Err(e);
+    }
     let mut requests = Requests {
         maps: &mut |pid: Pid| write_id_maps(pid.as_raw(), cfg.spec),
         hooks: cfg.runtime_hooks,
