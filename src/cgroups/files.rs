@@ -1,6 +1,7 @@
 //! Reading and writing cgroup interface files in a given directory, with errors that name the
 //! file and the value; parsers for the kernel's flat-keyed and nested-keyed formats.
 
+use crate::sys::procfs::read_text;
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
 use std::io::{self, Write};
@@ -36,13 +37,13 @@ pub fn write(dir: &Path, file: &str, value: &str) -> anyhow::Result<()> {
 /// Read `dir/file` whole.
 pub fn read(dir: &Path, file: &str) -> anyhow::Result<String> {
     let path = dir.join(file);
-    std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))
+    read_text(&path).with_context(|| format!("read {}", path.display()))
 }
 
 /// Read `dir/file`, or `None` when it does not exist (controller not enabled, old kernel).
 pub fn read_opt(dir: &Path, file: &str) -> anyhow::Result<Option<String>> {
     let path = dir.join(file);
-    match std::fs::read_to_string(&path) {
+    match read_text(&path) {
         Ok(s) => Ok(Some(s)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).with_context(|| format!("read {}", path.display())),

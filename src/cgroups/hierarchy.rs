@@ -3,6 +3,7 @@
 //! (the `0::/path` line of `/proc/self/cgroup`), and which controllers the host binds to
 //! cgroup v1 instead (so an "unavailable" error can say why).
 
+use crate::sys::procfs::read_text;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
@@ -24,10 +25,8 @@ pub struct Hierarchy {
 impl Hierarchy {
     /// Read `/proc/self/mountinfo` and `/proc/self/cgroup`.
     pub fn discover() -> anyhow::Result<Hierarchy> {
-        let mountinfo =
-            std::fs::read_to_string("/proc/self/mountinfo").context("read /proc/self/mountinfo")?;
-        let cgroup =
-            std::fs::read_to_string("/proc/self/cgroup").context("read /proc/self/cgroup")?;
+        let mountinfo = read_text("/proc/self/mountinfo").context("read /proc/self/mountinfo")?;
+        let cgroup = read_text("/proc/self/cgroup").context("read /proc/self/cgroup")?;
         Self::from_texts(&mountinfo, &cgroup)
     }
 

@@ -72,13 +72,30 @@ fn bad(field: &str, reason: impl Into<String>) -> Error {
 
 /// Validate everything in `r` for `create`, against the CPUs and nodes of this machine.
 pub fn validate_resources(r: &LinuxResources) -> Result<(), Error> {
-    validate_resources_on(r, &Machine::probe(), true)
+    validate_resources_on(r, &machine_if_needed(r), true)
+}
+
+/// The machine's CPUs and nodes when `r` names a cpuset (the only check that needs them),
+/// else an empty machine: two sysfs reads saved on every `create`.
+fn machine_if_needed(r: &LinuxResources) -> Machine {
+    let cpuset = r
+        .cpu()
+        .as_ref()
+        .is_some_and(|c| c.cpus().is_some() || c.mems().is_some());
+    if cpuset {
+        Machine::probe()
+    } else {
+        Machine {
+            cpus: BTreeSet::new(),
+            mems: BTreeSet::new(),
+        }
+    }
 }
 
 /// Validate the fields present in an `update`: the same checks, except that a swap limit may
 /// come without a memory limit (the cgroup's current `memory.max` is used then).
 pub fn validate_update(r: &LinuxResources) -> Result<(), Error> {
-    validate_resources_on(r, &Machine::probe(), false)
+    validate_resources_on(r, &machine_if_needed(r), false)
 }
 
 /// The checks, with the machine given (unit tests).

@@ -8,7 +8,7 @@ use anyhow::{bail, Context};
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use serde::{Deserialize, Serialize};
 
-use crate::sys::socket::{recv_with_fds, send_with_fds};
+use crate::sys::socket::{peek_len, recv_with_fds, send_with_fds};
 
 /// Everything parent and init say to each other (table in `process/mod.rs`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,7 +78,10 @@ impl Channel {
 
     /// The next message and the fd that came with it, if any.
     pub fn recv_with_fd(&self) -> anyhow::Result<Option<(Message, Option<OwnedFd>)>> {
-        let mut buf = vec![0u8; MAX_MESSAGE];
+        // Sized by a peek: a 64 KiB buffer zeroed for every message cost a memset and, the first
+        // time, 16 page faults, for messages of a few bytes.
+        let len = peek_len(self.fd.as_fd()).context("receive on the init channel")?;
+        let mut buf = vec![0u8; len.clamp(1, MAX_MESSAGE)];
         let (n, truncated, fds) =
             recv_with_fds(self.fd.as_fd(), &mut buf).context("receive on the init channel")?;
         if n == 0 && fds.is_empty() {

@@ -107,7 +107,9 @@ pub fn enter<'a>(
 
     let name = configured.filter(|c| !c.is_empty()).unwrap_or("rslave");
     set_propagation(Path::new("/"), propagation).with_context(|| format!("make / {name}"))?;
-    make_parent_private(rootfs)?;
+    if !leaves_nothing_shared(propagation) {
+        make_parent_private(rootfs)?;
+    }
     mount(
         Some(rootfs),
         rootfs,
@@ -169,6 +171,14 @@ fn set_propagation(path: &Path, flags: MsFlags) -> Result<()> {
     mount(None::<&str>, path, None::<&str>, flags, None::<&str>).map_err(Into::into)
 }
 
+/// True when `flags`, applied to `/`, leave no mount shared (recursive slave, private or
+/// unbindable: the default `rslave` among them); then the rootfs's parent needs no check, which
+/// would read mountinfo.
+fn leaves_nothing_shared(flags: MsFlags) -> bool {
+    flags.contains(MsFlags::MS_REC)
+        && flags.intersects(MsFlags::MS_SLAVE | MsFlags::MS_PRIVATE | MsFlags::MS_UNBINDABLE)
+}
+
 /// If the mount holding the rootfs is shared, make it private: the rootfs bind must not propagate
 /// anywhere, and pivot_root refuses a shared parent.
 fn make_parent_private(rootfs: &Path) -> Result<()> {
@@ -197,6 +207,20 @@ fn is_initial_uid_map(map: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_recursive_slave_private_or_unbindable_leave_nothing_shared() {
+        let f = |v: &str| flags::root_propagation(Some(v)).unwrap();
+        for v in ["rslave", "rprivate", "runbindable"] {
+            assert!(leaves_nothing_shared(f(v)), "{v}");
+        }
+        for v in ["shared", "rshared", "slave", "private", "unbindable"] {
+            assert!(!leaves_nothing_shared(f(v)), "{v}");
+        }
+        assert!(leaves_nothing_shared(
+            flags::root_propagation(None).unwrap()
+        ));
+    }
 
     #[test]
     fn initial_uid_map() {

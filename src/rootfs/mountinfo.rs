@@ -1,6 +1,7 @@
 //! Reading `/proc/self/mountinfo`: which mount holds a path, whether it is shared, where the
 //! cgroup2 hierarchy is mounted.
 
+use crate::sys::procfs::read_text;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -75,8 +76,7 @@ pub fn unescape(s: &str) -> String {
 
 /// This process's mount table.
 pub fn read_self() -> Result<Vec<MountInfo>> {
-    let text =
-        std::fs::read_to_string("/proc/self/mountinfo").context("read /proc/self/mountinfo")?;
+    let text = read_text("/proc/self/mountinfo").context("read /proc/self/mountinfo")?;
     Ok(parse(&text))
 }
 

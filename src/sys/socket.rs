@@ -20,6 +20,21 @@ pub fn send_with_fds(sock: BorrowedFd<'_>, data: &[u8], fds: &[BorrowedFd<'_>]) 
     }
 }
 
+/// The length of the next datagram of a `SOCK_SEQPACKET` socket, waiting for one; 0 at end
+/// of file (or for an empty datagram). The datagram stays queued, fds and all.
+pub fn peek_len(sock: BorrowedFd<'_>) -> nix::Result<usize> {
+    loop {
+        match nix::sys::socket::recv(
+            sock.as_raw_fd(),
+            &mut [],
+            MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC,
+        ) {
+            Err(Errno::EINTR) => continue,
+            other => return other,
+        }
+    }
+}
+
 /// One datagram into `buf`: (bytes received, true if it was cut short, received fds).
 /// The fds arrive close-on-exec.
 pub fn recv_with_fds(
