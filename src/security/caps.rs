@@ -45,7 +45,7 @@ impl CapPlan {
         let Some(c) = caps else {
             return Ok(CapPlan::default());
         };
-        let supported = caps::runtime::thread_all_supported();
+        let supported = supported();
         let mut set = |name: &str, v: &Option<HashSet<oci_spec::runtime::Capability>>| {
             let field = format!("process.capabilities.{name}");
             let mut out = CapsHashSet::new();
@@ -87,8 +87,8 @@ impl CapPlan {
     /// Drop every capability not in `bounding` from the bounding set (needs CAP_SETPCAP, so
     /// before the user switch and before the effective set is reduced).
     pub fn apply_bounding(&self) -> anyhow::Result<()> {
-        for c in caps::runtime::thread_all_supported() {
-            if !self.bounding.contains(&c) && caps::has_cap(None, CapSet::Bounding, c)? {
+        for c in current_bounding()? {
+            if !self.bounding.contains(&c) {
                 caps::drop(None, CapSet::Bounding, c)
                     .map_err(|e| anyhow::anyhow!("dropping {c} from the bounding set: {e}"))?;
             }
@@ -104,7 +104,7 @@ impl CapPlan {
         let mut warnings = Vec::new();
         let have = caps::read(None, CapSet::Permitted)?;
         let old_inh = caps::read(None, CapSet::Inheritable)?;
-        let bounding = caps::read(None, CapSet::Bounding)?;
+        let bounding = current_bounding()?;
         let mut grant = |name: &str, want: &CapsHashSet, allowed: &CapsHashSet| {
             let (ok, missing): (Vec<Capability>, Vec<Capability>) =
                 want.iter().partition(|c| allowed.contains(c));
@@ -144,6 +144,50 @@ impl CapPlan {
     }
 }
 
+/// Capabilities this kernel knows: up to `/proc/sys/kernel/cap_last_cap` (one read; the caps
+/// crate's `thread_all_supported` probes each capability with a prctl, 41 calls, and every
+/// syscall counts in UML). Falls back to the probe without that file.
+fn supported() -> CapsHashSet {
+    match crate::sys::procfs::read_text("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|t| t.trim().parse::<u8>().ok())
+    {
+        Some(last) => caps::all()
+            .into_iter()
+            .filter(|c| c.index() <= last)
+            .collect(),
+        None => caps::runtime::thread_all_supported(),
+    }
+}
+
+/// This thread's bounding set, from the `CapBnd` line of `/proc/thread-self/status` (one read
+/// where asking the kernel cap by cap takes a prctl each); by prctl when that is unreadable
+/// (a container without /proc).
+fn current_bounding() -> anyhow::Result<CapsHashSet> {
+    let from_status = crate::sys::procfs::read_text("/proc/thread-self/status")
+        .ok()
+        .and_then(|t| bounding_of_status(&t));
+    match from_status {
+        Some(set) => Ok(set),
+        None => Ok(caps::read(None, CapSet::Bounding)?),
+    }
+}
+
+/// The set in the `CapBnd:` line of a status file.
+fn bounding_of_status(status: &str) -> Option<CapsHashSet> {
+    let hex = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))?
+        .trim();
+    let mask = u64::from_str_radix(hex, 16).ok()?;
+    Some(
+        caps::all()
+            .into_iter()
+            .filter(|c| c.index() < 64 && mask & (1u64 << c.index()) != 0)
+            .collect(),
+    )
+}
+
 /// Make sure `cap` is in the effective set (taking it from the permitted set); used to install
 /// a seccomp filter without no_new_privs after a switch to a non-root user cleared the
 /// effective set.
@@ -160,6 +204,23 @@ pub(crate) fn ensure_effective(cap: Capability) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bounding_set_from_status_matches_the_kernel() {
+        let status = "Name:\tx\nCapBnd:\t0000000000000401\nCapAmb:\t0\n";
+        let set = bounding_of_status(status).unwrap();
+        let want: CapsHashSet = [Capability::CAP_CHOWN, Capability::CAP_NET_BIND_SERVICE]
+            .into_iter()
+            .collect();
+        assert_eq!(set, want);
+        assert_eq!(bounding_of_status("Name:\tx\n"), None);
+        // And what it reads for this thread is what prctl says, cap by cap.
+        assert_eq!(
+            current_bounding().unwrap(),
+            caps::read(None, CapSet::Bounding).unwrap()
+        );
+        assert_eq!(supported(), caps::runtime::thread_all_supported());
+    }
 
     fn parse(json: &str) -> LinuxCapabilities {
         serde_json::from_str(json).unwrap()

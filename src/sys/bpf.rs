@@ -146,6 +146,25 @@ pub fn load_cgroup_device_prog(insns: &[Insn], license: &CStr) -> io::Result<Own
     }
 }
 
+/// Load `insns` with the verifier's statistics switched on (`BPF_LOG_STATS`) and return them
+/// ("processed N insns … total_states …"): how much work the verifier did (tests).
+pub fn verifier_stats(insns: &[Insn]) -> io::Result<String> {
+    let mut log = vec![0u8; 4096];
+    let mut attr = ProgLoadAttr {
+        prog_type: PROG_TYPE_CGROUP_DEVICE,
+        insn_cnt: insns.len() as u32,
+        insns: insns.as_ptr() as u64,
+        license: c"Apache-2.0".as_ptr() as u64,
+        log_level: 4,
+        log_size: log.len() as u32,
+        log_buf: log.as_mut_ptr() as u64,
+        ..Default::default()
+    };
+    drop(fd_from(bpf(BPF_PROG_LOAD, &mut attr)?));
+    let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+    Ok(String::from_utf8_lossy(&log[..end]).trim().to_string())
+}
+
 /// Attach `prog` to the cgroup open at `cgroup` as a device program, with
 /// `BPF_F_ALLOW_MULTI` so that it coexists with programs attached above or next to it.
 pub fn attach_cgroup_device(cgroup: BorrowedFd<'_>, prog: BorrowedFd<'_>) -> io::Result<()> {
