@@ -16,6 +16,14 @@
 //!
 //! Walking the rules backwards while clearing the bits an allow decided gives exactly "the
 //! last matching rule decides each bit" (see `devices.rs`).
+//!
+//! Laid out for the verifier, which costs ~1.3 µs per instruction it walks: each rule's first
+//! test jumps *into* the rule on a match and falls through to the next rule otherwise, and
+//! every test compares a copy in r1. The verifier walks fall-throughs first, so its first path
+//! reaches every rule with the least-narrowed registers; every later arrival (from inside a
+//! rule, with r1 dead and r3 at most narrowed) is then pruned, and the work stays about the
+//! program's length. (Jumping *out* on a mismatch and testing r2/r4/r5 themselves made it
+//! walk later rules once per way in: 40 mixed rules took 2,719 steps and 3.5 ms.)
 
 use crate::sys::bpf::Insn;
 
@@ -36,6 +44,7 @@ const ALU32_MOV_K: u8 = 0xb4;
 const ALU32_MOV_X: u8 = 0xbc;
 const JMP_JEQ_K: u8 = 0x15;
 const JMP_JNE_K: u8 = 0x55;
+const JMP_JA: u8 = 0x05;
 const JMP_EXIT: u8 = 0x95;
 
 /// `BPF_DEVCG_DEV_BLOCK` / `BPF_DEVCG_DEV_CHAR`.
@@ -76,17 +85,28 @@ fn jump_next(code: u8, dst: u8, imm: i32) -> Insn {
 }
 
 fn rule_block(r: &DeviceRule) -> Vec<Insn> {
-    let mut b = Vec::new();
+    let mut tests: Vec<(u8, i32)> = Vec::new();
     match r.kind {
         DevKind::All => {}
-        DevKind::Char => b.push(jump_next(JMP_JNE_K, R2, DEV_CHAR)),
-        DevKind::Block => b.push(jump_next(JMP_JNE_K, R2, DEV_BLOCK)),
+        DevKind::Char => tests.push((R2, DEV_CHAR)),
+        DevKind::Block => tests.push((R2, DEV_BLOCK)),
     }
     if let Some(m) = r.major {
-        b.push(jump_next(JMP_JNE_K, R4, m as i32));
+        tests.push((R4, m as i32));
     }
     if let Some(m) = r.minor {
-        b.push(jump_next(JMP_JNE_K, R5, m as i32));
+        tests.push((R5, m as i32));
+    }
+    let mut b = Vec::new();
+    if let Some(((reg, imm), rest)) = tests.split_first() {
+        // r1 = reg; if r1 == imm skip the next insn (into the rule); else on to the next rule.
+        b.push(mov32_x(R1, *reg));
+        b.push(insn(JMP_JEQ_K, R1, 0, 1, *imm));
+        b.push(insn(JMP_JA, 0, 0, TO_NEXT, 0));
+        for (reg, imm) in rest {
+            b.push(mov32_x(R1, *reg));
+            b.push(jump_next(JMP_JNE_K, R1, *imm));
+        }
     }
     let access = i32::from(r.access);
     if r.allow {
@@ -182,6 +202,7 @@ mod tests {
                     pc + 1
                 }
                 JMP_JEQ_K => jump(r[dst] == imm),
+                JMP_JA => jump(true),
                 JMP_JNE_K => jump(r[dst] != imm),
                 JMP_EXIT => return r[0] as u32,
                 c => panic!("unexpected opcode {c:#x}"),
@@ -226,18 +247,26 @@ mod tests {
             ldx_w(R4, R1, 4),
             ldx_w(R5, R1, 8),
             // deny c 1:3 w
-            insn(JMP_JNE_K, R2, 0, 7, DEV_CHAR),
-            insn(JMP_JNE_K, R4, 0, 6, 1),
-            insn(JMP_JNE_K, R5, 0, 5, 3),
+            mov32_x(R1, R2),
+            insn(JMP_JEQ_K, R1, 0, 1, DEV_CHAR),
+            insn(JMP_JA, 0, 0, 9, 0),
+            mov32_x(R1, R4),
+            insn(JMP_JNE_K, R1, 0, 7, 1),
+            mov32_x(R1, R5),
+            insn(JMP_JNE_K, R1, 0, 5, 3),
             mov32_x(R1, R3),
             alu32_k(ALU32_AND_K, R1, 4),
             insn(JMP_JEQ_K, R1, 0, 2, 0),
             alu32_k(ALU32_MOV_K, R0, 0),
             exit(),
             // allow c 1:3 rwm
-            insn(JMP_JNE_K, R2, 0, 4, DEV_CHAR),
-            insn(JMP_JNE_K, R4, 0, 3, 1),
-            insn(JMP_JNE_K, R5, 0, 2, 3),
+            mov32_x(R1, R2),
+            insn(JMP_JEQ_K, R1, 0, 1, DEV_CHAR),
+            insn(JMP_JA, 0, 0, 6, 0),
+            mov32_x(R1, R4),
+            insn(JMP_JNE_K, R1, 0, 4, 1),
+            mov32_x(R1, R5),
+            insn(JMP_JNE_K, R1, 0, 2, 3),
             alu32_k(ALU32_MOV_K, R0, 1),
             exit(),
             // default

@@ -485,22 +485,22 @@ fn v2_device_deny_is_eperm() {
     assert_eq!(exit_code(r), 0);
 }
 
-/// The verifier's work for a device program grows linearly with its rules: every rule block
-/// starts from the same register state, so the verifier prunes each block after one visit.
-/// (Comparisons narrowing the context registers themselves made the states differ and the
-/// work grow much faster: ~0.4 ms per `create` for the default rules.)
+/// The verifier's work for a device program stays within twice its length (it prunes the rule
+/// blocks it has seen; see `device_prog.rs`). The earlier layout walked 223 steps for the 62
+/// instructions of the default rules and 2,719 for 337 instructions of 40 mixed rules (3.5
+/// ms); now 156 for 101 and 988 for 536, at ~1 µs a step here.
 #[test]
-fn host_device_program_verification_is_linear() {
+fn host_device_program_verification_stays_linear() {
     if !nix::unistd::geteuid().is_root() {
         println!("SKIPPED: needs root to load BPF programs");
         return;
     }
     let many: Vec<oci_spec::runtime::LinuxDeviceCgroup> = (0..40)
         .map(|i: u32| {
-            let kind = if i % 2 == 0 { "c" } else { "b" };
+            let kind = if i.is_multiple_of(2) { "c" } else { "b" };
             let access = ["r", "w", "rw", "m", "rwm"][i as usize % 5];
             serde_json::from_value(serde_json::json!(
-                {"allow": i % 3 != 0, "type": kind, "major": i, "minor": i * 7, "access": access}
+                {"allow": !i.is_multiple_of(3), "type": kind, "major": i, "minor": i * 7, "access": access}
             ))
             .unwrap()
         })
@@ -522,9 +522,10 @@ fn host_device_program_verification_is_linear() {
             .unwrap_or_else(|| panic!("no 'processed N insns' in {stats:?}"));
         println!("{what}: {} insns, verifier: {stats}", insns.len());
         assert!(
-            processed <= 3 * insns.len(),
+            processed <= 2 * insns.len(),
             "{what}: the verifier processed {processed} insns for a program of {}",
             insns.len()
         );
     }
 }
+
