@@ -2,6 +2,12 @@
 //! `/sys/fs/cgroup` or, on hybrid hosts, `/sys/fs/cgroup/unified`), which cgroup we are in
 //! (the `0::/path` line of `/proc/self/cgroup`), and which controllers the host binds to
 //! cgroup v1 instead (so an "unavailable" error can say why).
+//!
+//! The common case needs no mountinfo (whose text the kernel formats for every mount, ~0.1 ms
+//! on a host with a few dozen mounts): in the initial cgroup namespace, a cgroup2 mount at
+//! `/sys/fs/cgroup` or `/sys/fs/cgroup/unified` whose directory is inode 1 (the hierarchy's
+//! root) shows the whole tree under the paths `/proc/self/cgroup` gives. Anything else
+//! (another namespace, a bind of a subtree, another mount point) is read from mountinfo.
 
 use crate::sys::procfs::read_text;
 use std::path::{Path, PathBuf};
@@ -18,41 +24,76 @@ pub struct Hierarchy {
     pub mount_root: String,
     /// Our own cgroup, as `/proc/self/cgroup` names it (`/` when we are at the root).
     pub own: String,
-    /// cgroup v1 mounts: (mount point, controllers bound to it), for error messages.
-    pub v1_mounts: Vec<(PathBuf, Vec<String>)>,
+    /// cgroup v1 mounts: (mount point, controllers bound to it), for error messages; `None`
+    /// when discovery did not read mountinfo (then read when an error needs them).
+    pub v1_mounts: Option<Vec<(PathBuf, Vec<String>)>>,
+}
+
+/// `PROC_CGROUP_INIT_INO`: the inode number of the initial cgroup namespace.
+const INIT_CGROUP_NS_INO: u64 = 0xEFFF_FFFB;
+
+/// The usual cgroup2 mount showing the whole tree, found without mountinfo (see the module
+/// comment), or `None`.
+fn plain_mount() -> Option<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    if std::fs::metadata("/proc/self/ns/cgroup").ok()?.ino() != INIT_CGROUP_NS_INO {
+        return None;
+    }
+    ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
+        .into_iter()
+        .find(|p| {
+            nix::sys::statfs::statfs(*p)
+                .is_ok_and(|st| st.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+                && std::fs::metadata(p).is_ok_and(|m| m.ino() == 1)
+        })
+        .map(PathBuf::from)
+}
+
+/// cgroup v1 mounts and their controllers, from mountinfo text.
+fn v1_mounts_of(mountinfo: &str) -> Vec<(PathBuf, Vec<String>)> {
+    mountinfo
+        .lines()
+        .filter_map(parse_mountinfo_line)
+        .filter(|m| m.fstype == "cgroup")
+        .map(|m| {
+            let ctrls = m
+                .super_options
+                .split(',')
+                .filter(|o| !o.contains('=') && !matches!(*o, "rw" | "ro"))
+                .map(str::to_string)
+                .collect();
+            (m.mount_point, ctrls)
+        })
+        .collect()
 }
 
 impl Hierarchy {
-    /// Read `/proc/self/mountinfo` and `/proc/self/cgroup`.
+    /// Read `/proc/self/cgroup`, and `/proc/self/mountinfo` unless the mount is the usual one.
     pub fn discover() -> anyhow::Result<Hierarchy> {
-        let mountinfo = read_text("/proc/self/mountinfo").context("read /proc/self/mountinfo")?;
         let cgroup = read_text("/proc/self/cgroup").context("read /proc/self/cgroup")?;
+        if let Some(mount) = plain_mount() {
+            let own =
+                own_cgroup(&cgroup).context("/proc/self/cgroup has no cgroup v2 (\"0::\") line")?;
+            return Ok(Hierarchy {
+                mount,
+                mount_root: "/".to_string(),
+                own,
+                v1_mounts: None,
+            });
+        }
+        let mountinfo = read_text("/proc/self/mountinfo").context("read /proc/self/mountinfo")?;
         Self::from_texts(&mountinfo, &cgroup)
     }
 
     /// The same from the texts of those two files (unit tests).
     pub fn from_texts(mountinfo: &str, proc_cgroup: &str) -> anyhow::Result<Hierarchy> {
-        let mut cgroup2 = None;
-        let mut v1_mounts = Vec::new();
-        for line in mountinfo.lines() {
-            let Some(m) = parse_mountinfo_line(line) else {
-                continue;
-            };
-            match m.fstype.as_str() {
-                // The first cgroup2 mount wins, as for every other tool reading mountinfo.
-                "cgroup2" if cgroup2.is_none() => cgroup2 = Some((m.mount_point, m.root)),
-                "cgroup" => {
-                    let ctrls = m
-                        .super_options
-                        .split(',')
-                        .filter(|o| !o.contains('=') && !matches!(*o, "rw" | "ro"))
-                        .map(str::to_string)
-                        .collect();
-                    v1_mounts.push((m.mount_point, ctrls));
-                }
-                _ => {}
-            }
-        }
+        let cgroup2 = mountinfo
+            .lines()
+            .filter_map(parse_mountinfo_line)
+            // The first cgroup2 mount wins, as for every other tool reading mountinfo.
+            .find(|m| m.fstype == "cgroup2")
+            .map(|m| (m.mount_point, m.root));
+        let v1_mounts = Some(v1_mounts_of(mountinfo));
         let Some((mount, mount_root)) = cgroup2 else {
             bail!("no cgroup2 filesystem is mounted (see /proc/self/mountinfo)");
         };
@@ -100,12 +141,21 @@ impl Hierarchy {
         Ok(out)
     }
 
-    /// The v1 mount point a controller is bound to, if any.
-    pub fn v1_binding(&self, controller: &str) -> Option<&Path> {
-        self.v1_mounts
+    /// The v1 mount point a controller is bound to, if any (reading mountinfo now if
+    /// discovery did not).
+    pub fn v1_binding(&self, controller: &str) -> Option<PathBuf> {
+        let read;
+        let mounts = match &self.v1_mounts {
+            Some(m) => m,
+            None => {
+                read = v1_mounts_of(&read_text("/proc/self/mountinfo").ok()?);
+                &read
+            }
+        };
+        mounts
             .iter()
             .find(|(_, c)| c.iter().any(|c| c == controller))
-            .map(|(p, _)| p.as_path())
+            .map(|(p, _)| p.clone())
     }
 }
 
@@ -185,6 +235,27 @@ mod tests {
 41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
 ";
 
+    /// Where the fast path applies (this host, UML), it finds what mountinfo says.
+    #[test]
+    fn the_plain_mount_is_what_mountinfo_shows() {
+        let mountinfo = read_text("/proc/self/mountinfo").unwrap();
+        let cgroup = read_text("/proc/self/cgroup").unwrap();
+        let Ok(slow) = Hierarchy::from_texts(&mountinfo, &cgroup) else {
+            println!("SKIPPED: no cgroup2 mount here");
+            return;
+        };
+        match plain_mount() {
+            Some(mount) => {
+                assert_eq!(mount, slow.mount);
+                assert_eq!(slow.mount_root, "/");
+                let fast = Hierarchy::discover().unwrap();
+                assert_eq!(fast.v1_binding("memory"), slow.v1_binding("memory"));
+                assert_eq!((fast.mount, fast.own), (slow.mount, slow.own));
+            }
+            None => println!("SKIPPED: no plain cgroup2 mount in the initial namespace here"),
+        }
+    }
+
     #[test]
     fn hybrid_host() {
         let h = Hierarchy::from_texts(HYBRID, "4:memory:/x\n0::/\n").unwrap();
@@ -192,7 +263,7 @@ mod tests {
         assert_eq!(h.own, "/");
         assert_eq!(
             h.v1_binding("memory"),
-            Some(Path::new("/sys/fs/cgroup/memory"))
+            Some(PathBuf::from("/sys/fs/cgroup/memory"))
         );
         assert_eq!(h.v1_binding("pids"), None);
         assert_eq!(h.v1_binding("systemd"), None);

@@ -528,4 +528,3 @@ fn host_device_program_verification_stays_linear() {
         );
     }
 }
-
