@@ -13,7 +13,8 @@
 //! | init → parent    | `Ready`              | set up, executable found, about to block at gate |
 //! | init → parent    | `Failed{stage,error}`| a step failed; init exits                        |
 //!
-//! EOF before `Ready` means init died without a word. Uses layer 2 (`namespaces`, `rootfs`,
+//! EOF before `Ready` means init died without a word. After `Ready`, an exec'd process's end
+//! closes when it execs (close-on-exec): `exec` waits for that EOF before it returns. Uses layer 2 (`namespaces`, `rootfs`,
 //! ...), `spec` types, `sys`.
 
 mod channel;

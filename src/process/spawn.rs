@@ -47,8 +47,8 @@ pub struct InitConfig<'a> {
     /// the point before pivot_root; gets init's host pid, returns the state JSON for init's
     /// own createContainer/startContainer hooks. `None`: the config has no hooks.
     pub runtime_hooks: Option<&'a dyn Fn(i32) -> anyhow::Result<String>>,
-    /// Work for the parent to do right after the clone, while init sets itself up (the two
-    /// run on different CPUs); init is killed if it fails.
+    /// Work for the parent to do right after the clone, while init sets itself up (on another
+    /// CPU, where there is one); init is killed if it fails.
     pub meanwhile: Option<&'a dyn Fn() -> anyhow::Result<()>>,
 }
 

@@ -1,5 +1,6 @@
-//! Facts about a process read from `/proc/<pid>/stat`. Safe code, but kept at layer 0 because
-//! state (liveness) and process (start time after spawn) both need it.
+//! Facts about a process read from `/proc/<pid>/stat`, and [`read_text`] for the small
+//! generated files of procfs, sysfs and cgroupfs. Safe code, but kept at layer 0 because
+//! state (liveness), process (start time after spawn), cgroups and rootfs all need it.
 
 use std::io;
 
