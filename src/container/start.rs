@@ -4,7 +4,7 @@ use super::delete::delete;
 use super::{hooks, status_of};
 use crate::error::Error;
 use crate::process::open_gate;
-use crate::state::{validate_id, State, Status, Store};
+use crate::state::{validate_id, ContainerLock, State, Status, Store};
 
 pub fn start(store: &Store, id: &str) -> anyhow::Result<()> {
     validate_id(id)?;
@@ -36,7 +36,7 @@ pub(super) fn start_created(store: &Store, state: &State) -> anyhow::Result<()> 
     open_and_run_poststart(store, state, lock)
 }
 
-fn open_and_run_poststart(store: &Store, state: &State, lock: impl Sized) -> anyhow::Result<()> {
+fn open_and_run_poststart(store: &Store, state: &State, lock: ContainerLock) -> anyhow::Result<()> {
     open_gate(&store.fifo_path(&state.id), || state.init_alive())?;
     // poststart: a failure fails `start`, and the container does not stay half started.
     if let Err(e) = hooks::run_poststart(state) {

@@ -147,7 +147,8 @@ pub fn load_cgroup_device_prog(insns: &[Insn], license: &CStr) -> io::Result<Own
 }
 
 /// Load `insns` with the verifier's statistics switched on (`BPF_LOG_STATS`) and return them
-/// ("processed N insns … total_states …"): how much work the verifier did (tests).
+/// ("processed N insns … total_states …"): how much work the verifier did.
+#[cfg(test)]
 pub fn verifier_stats(insns: &[Insn]) -> io::Result<String> {
     let mut log = vec![0u8; 4096];
     let mut attr = ProgLoadAttr {
