@@ -1,13 +1,5 @@
 use super::*;
-
-fn attr(kind: u16, value: &[u8]) -> Vec<u8> {
-    let mut b = Vec::new();
-    b.extend_from_slice(&(4 + value.len() as u16).to_ne_bytes());
-    b.extend_from_slice(&kind.to_ne_bytes());
-    b.extend_from_slice(value);
-    b.resize((b.len() + 3) & !3, 0);
-    b
-}
+use crate::network::netlink::test_encode::attr;
 
 /// An `RTM_NEWLINK` payload as the kernel answers a GETLINK: header, then a few attributes.
 fn newlink(index: u32, attrs: &[Vec<u8>]) -> Vec<u8> {

@@ -7,6 +7,8 @@
 mod build;
 pub mod parse;
 mod socket;
+#[cfg(test)]
+pub mod test_encode;
 
 pub use build::Message;
 pub use socket::Socket;

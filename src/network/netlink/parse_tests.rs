@@ -1,4 +1,5 @@
 use super::*;
+use crate::network::netlink::test_encode::attr;
 
 fn msg(kind: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
     let mut b = Vec::new();
@@ -8,15 +9,6 @@ fn msg(kind: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
     b.extend_from_slice(&seq.to_ne_bytes());
     b.extend_from_slice(&0u32.to_ne_bytes());
     b.extend_from_slice(payload);
-    b.resize((b.len() + 3) & !3, 0);
-    b
-}
-
-fn attr(kind: u16, value: &[u8]) -> Vec<u8> {
-    let mut b = Vec::new();
-    b.extend_from_slice(&(4 + value.len() as u16).to_ne_bytes());
-    b.extend_from_slice(&kind.to_ne_bytes());
-    b.extend_from_slice(value);
     b.resize((b.len() + 3) & !3, 0);
     b
 }
