@@ -375,6 +375,23 @@ fn config_oci_version_2() {
 }
 
 #[test]
+fn config_unknown_capability_names_its_field() {
+    bad_config(
+        |b| {
+            b.set(
+                "/process/capabilities/bounding",
+                json!(["CAP_KILL", "CAP_ITEST_BOGUS"]),
+            );
+        },
+        &[
+            "invalid config: process.capabilities.bounding[1]",
+            "unknown capability \"CAP_ITEST_BOGUS\"",
+        ],
+        Some("runc 1.1 only warns about an unknown capability"),
+    );
+}
+
+#[test]
 fn config_garbage_json() {
     bad_config(
         |b| b.write_raw_config("{ this is not json"),

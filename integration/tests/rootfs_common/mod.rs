@@ -105,6 +105,29 @@ fn cstr(p: &Path) -> std::ffi::CString {
     std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap()
 }
 
+/// Bind-mount `path` onto itself (it becomes a mount point of its own).
+#[track_caller]
+pub fn bind_onto_itself(path: impl AsRef<Path>) {
+    let p = cstr(path.as_ref());
+    // SAFETY: `p` is a valid NUL-terminated path, used as source and target; no data.
+    let r = unsafe {
+        libc::mount(
+            p.as_ptr(),
+            p.as_ptr(),
+            std::ptr::null(),
+            libc::MS_BIND,
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(
+        r,
+        0,
+        "bind {} onto itself: {}",
+        path.as_ref().display(),
+        std::io::Error::last_os_error()
+    );
+}
+
 /// `mount(NULL, path, NULL, flags, NULL)` (propagation changes).
 #[track_caller]
 pub fn mount_flags(path: impl AsRef<Path>, flags: libc::c_ulong) {
